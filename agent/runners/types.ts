@@ -1,0 +1,31 @@
+import type { Logger } from "../log.js";
+import type { ResolvedJob, RunOutcome } from "../backend/types.js";
+import type { RunSpec } from "../jobs/run-spec.js";
+
+export interface LaunchRequest {
+  runId: string;
+  runSpec: RunSpec;
+  job: ResolvedJob;
+  /** The image to run (built, reused or the job's own); null for local-process. */
+  image: string | null;
+  /** The command to start: overrides.entry_point, else the job's entrypoint. */
+  entrypoint: string[];
+  /** Arguments after the entrypoint: overrides.args, else the job's args. */
+  args: string[];
+  /** The run environment of reference §7.10. Holds the API key: never log it. */
+  env: Record<string, string>;
+  logger: Logger;
+}
+
+/** A run that has been started. `wait` settles once, with the end state. */
+export interface RunHandle {
+  readonly id: string;
+  wait(): Promise<RunOutcome>;
+  /** Ask the run to stop; `wait` then settles with `stopped` (or `interrupted` if the agent is shutting down). */
+  cancel(reason: "stopped" | "interrupted"): Promise<void>;
+}
+
+export interface Runner {
+  readonly resource: string;
+  run(request: LaunchRequest): Promise<RunHandle>;
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// Entry point for `npx launch-agent`. In a source checkout it runs the TypeScript through tsx;
+// the container image ships only the compiled dist/ and runs that.
+import { existsSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { dirname, join } from "node:path";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const source = join(root, "agent", "cli.ts");
+if (existsSync(source)) {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import(pathToFileURL(source).href);
+} else {
+  await import(pathToFileURL(join(root, "dist", "agent", "cli.js")).href);
+}
