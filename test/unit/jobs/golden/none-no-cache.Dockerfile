@@ -1,0 +1,38 @@
+
+# ----- stage 1: build -----
+FROM python:3.13 as build
+
+# requirements section depends on pip vs conda, and presence of buildx
+ENV PIP_PROGRESS_BAR off
+RUN mkdir -p env/
+
+# ----- stage 2: base -----
+
+FROM python:3.13-bookworm as base
+
+
+COPY --from=build /env /env
+ENV PATH="/env/bin:$PATH"
+
+ENV SHELL /bin/bash
+
+# some resources (eg sagemaker) must run on root
+
+RUN useradd     --create-home     --no-log-init     --shell /bin/bash     --gid 0     --uid 2000     launch_agent || echo ""
+
+USER launch_agent
+
+WORKDIR /home/launch_agent
+RUN chown -R 2000 /home/launch_agent
+
+# make artifacts cache dir unrelated to build
+RUN mkdir -p /home/launch_agent/.cache && chown -R 2000 /home/launch_agent/.cache
+
+# copy code/etc
+COPY --chown=2000 src/ /home/launch_agent
+
+ENV PYTHONUNBUFFERED=1
+
+
+ENTRYPOINT ["bash", "run.sh"]
+

@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { imageTag, sanitizedImageName } from "../../../agent/jobs/tag.js";
+
+describe("image tag", () => {
+  it("reproduces the official agent's test vectors (§3.1)", () => {
+    expect(imageTag("image_source", "FROM custom:3.8")).toBe("6390dc92");
+    expect(imageTag("image_source", "FROM custom:3.8 # dockerfile.wandb")).toBe("74fc4318");
+  });
+
+  it("changes with either input and is 8 lowercase hex characters", () => {
+    const a = imageTag("job-x:latest:vv3", "FROM scratch\n");
+    expect(a).toMatch(/^[0-9a-f]{8}$/);
+    expect(imageTag("job-x:v3:vv3", "FROM scratch\n")).not.toBe(a);
+    expect(imageTag("job-x:latest:vv3", "FROM scratch \n")).not.toBe(a);
+  });
+});
+
+describe("image name without a destination (§2.7)", () => {
+  it("sanitizes a W&B job name", () => {
+    expect(sanitizedImageName("entity/project/job-name:latest")).toBe("entity__project__job-name");
+    expect(sanitizedImageName("Ent/My Project/job:v1")).toBe("ent__my__project__job");
+    expect(sanitizedImageName("/tmp/jobs/hello")).toBe("tmp__jobs__hello");
+  });
+});
