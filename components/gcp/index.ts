@@ -1,0 +1,15 @@
+export { GcpLaunchEnvironment, type GcpLaunchEnvironmentArgs } from "./launch-environment.js";
+export {
+  ARTIFACT_REGISTRY_ROLE,
+  CONTEXT_STORE_PERMISSIONS,
+  GKE_SA_ANNOTATION,
+  GcpArgumentError,
+  SEED_ARTIFACT_REGISTRY_PERMISSIONS,
+  WORKLOAD_IDENTITY_ROLE,
+  artifactRegistryCleanupPolicies,
+  contextLifecycleRules,
+  garDestination,
+  gcsContextStore,
+  workloadIdentityMember,
+  workloadIdentityPool,
+} from "./policy.js";

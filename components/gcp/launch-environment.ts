@@ -1,0 +1,231 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import type { LaunchEnvironmentOutputs } from "../types.js";
+import {
+  ARTIFACT_REGISTRY_ROLE,
+  CONTEXT_STORE_PERMISSIONS,
+  GKE_SA_ANNOTATION,
+  GcpArgumentError,
+  WORKLOAD_IDENTITY_ROLE,
+  artifactRegistryCleanupPolicies,
+  checkDays,
+  contextLifecycleRules,
+  customRoleId,
+  garDestination,
+  gcsContextStore,
+  isGarSegment,
+  isK8sNamespace,
+  isK8sServiceAccountName,
+  isObjectPrefix,
+  repositoryIdFrom,
+  workloadIdentityMember,
+  workloadIdentityPool,
+} from "./policy.js";
+
+export interface GcpLaunchEnvironmentArgs {
+  /** Project that holds the repository, bucket and service account. Default: the `gcp:project` stack config. */
+  readonly project?: pulumi.Input<string>;
+  /**
+   * Region of the Artifact Registry repository and the bucket, e.g. `us-central1`; also `environment.region`
+   * in launch-config.yaml. Default: the `gcp:region` stack config.
+   */
+  readonly region?: pulumi.Input<string>;
+  /** Kubernetes namespace of the agent's ServiceAccount (kaniko pods run there too). Default `wandb`. */
+  readonly namespace?: pulumi.Input<string>;
+  /** Name of the agent's Kubernetes ServiceAccount, bound to the GSA through Workload Identity. Required. */
+  readonly serviceAccountName: pulumi.Input<string>;
+  /** Workload Identity pool of the GKE cluster. Default `<project>.svc.id.goog` (cluster in the same project). */
+  readonly workloadIdentityPool?: pulumi.Input<string>;
+  /** Artifact Registry repository id. Default: derived from the component name. */
+  readonly repositoryId?: pulumi.Input<string>;
+  /** Image name inside the repository; GAR destinations must name one. Default `launch-job`. */
+  readonly imageName?: pulumi.Input<string>;
+  /** Delete untagged image versions older than this many days (plain number). Default 7. */
+  readonly untaggedImageRetentionDays?: number;
+  /**
+   * Also delete every image version, tagged or not, older than this many days (plain number).
+   * Default: unset, tagged images are kept. The agent rebuilds an image whose tag has been deleted.
+   */
+  readonly imageRetentionDays?: number;
+  /** Bucket name (globally unique). Default: auto-named by Pulumi from the component name. */
+  readonly bucketName?: pulumi.Input<string>;
+  /** Object prefix for build contexts, no leading or trailing `/`; `""` uses the bucket root. Default `build-contexts`. */
+  readonly contextPrefix?: string;
+  /** Delete build contexts this many days after upload (plain number). Default 7. */
+  readonly contextRetentionDays?: number;
+  /** Google service account id (6-30 chars). Default: auto-named by Pulumi from the component name. */
+  readonly serviceAccountId?: pulumi.Input<string>;
+  /** Resource labels applied to the repository and the bucket. Default `{}`. */
+  readonly labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/**
+ * Everything a W&B Launch agent on GKE needs in one project: an Artifact Registry docker repository, a
+ * build-context bucket and a Google service account bound to the agent's Kubernetes ServiceAccount through
+ * Workload Identity. Every grant is on the repository, the bucket or the GSA itself, never on the project.
+ */
+export class GcpLaunchEnvironment extends pulumi.ComponentResource {
+  public readonly outputs: LaunchEnvironmentOutputs;
+  public readonly repository: gcp.artifactregistry.Repository;
+  public readonly bucket: gcp.storage.Bucket;
+  public readonly serviceAccount: gcp.serviceaccount.Account;
+  /** Project-level custom role *definition* with CONTEXT_STORE_PERMISSIONS; bound only on the bucket. */
+  public readonly contextStoreRole: gcp.projects.IAMCustomRole;
+  public readonly repositoryBinding: gcp.artifactregistry.RepositoryIamMember;
+  public readonly bucketBinding: gcp.storage.BucketIAMMember;
+  public readonly workloadIdentityBinding: gcp.serviceaccount.IAMMember;
+
+  constructor(name: string, args: GcpLaunchEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wandb-launch:gcp:LaunchEnvironment", name, {}, opts);
+
+    const project = args.project ?? gcp.config.project;
+    if (project === undefined || project === "") {
+      throw new GcpArgumentError(name, "project", project, "Pass `project`, or run `pulumi config set gcp:project <project-id>`.");
+    }
+    const region = args.region ?? gcp.config.region;
+    if (region === undefined || region === "") {
+      throw new GcpArgumentError(name, "region", region, "Pass `region`, or run `pulumi config set gcp:region <region>` (e.g. us-central1).");
+    }
+    const namespace = args.namespace ?? "wandb";
+    checkPlain(name, "namespace", namespace, isK8sNamespace, "Use a Kubernetes namespace name (DNS-1123 label).");
+    checkPlain(name, "serviceAccountName", args.serviceAccountName, isK8sServiceAccountName, "Use a Kubernetes ServiceAccount name (DNS-1123 subdomain).");
+    const repositoryId = args.repositoryId ?? repositoryIdFrom(name);
+    checkPlain(name, "repositoryId", repositoryId, (v) => /^[a-z][a-z0-9-]{0,62}$/.test(v), "Use lowercase letters, digits and hyphens, starting with a letter.");
+    const imageName = args.imageName ?? "launch-job";
+    checkPlain(name, "imageName", imageName, isGarSegment, "Use letters, digits, `_` and `-` only: the agent's Artifact Registry URI rule allows one path segment.");
+    checkPlain(name, "project", project, isGarSegment, "Domain-scoped projects (`example.com:proj`) do not fit the agent's Artifact Registry URI rule.");
+    const untaggedDays = checkDays(name, "untaggedImageRetentionDays", args.untaggedImageRetentionDays ?? 7);
+    const anyDays =
+      args.imageRetentionDays === undefined ? undefined : checkDays(name, "imageRetentionDays", args.imageRetentionDays);
+    const contextDays = checkDays(name, "contextRetentionDays", args.contextRetentionDays ?? 7);
+    const prefix = args.contextPrefix ?? "build-contexts";
+    if (!isObjectPrefix(prefix)) {
+      throw new GcpArgumentError(name, "contextPrefix", prefix, "Use path segments of letters, digits, `.`, `_`, `-` joined by `/`, with no leading or trailing `/`.");
+    }
+    const labels = args.labels ?? {};
+    const parent = { parent: this };
+
+    this.repository = new gcp.artifactregistry.Repository(
+      `${name}-repository`,
+      {
+        project,
+        location: region,
+        repositoryId,
+        format: "DOCKER",
+        description: "W&B Launch images and kaniko layer cache",
+        cleanupPolicies: artifactRegistryCleanupPolicies(untaggedDays, anyDays),
+        // Dry run defaults differ across provider versions; the policy must actually delete.
+        cleanupPolicyDryRun: false,
+        labels,
+      },
+      parent,
+    );
+
+    this.bucket = new gcp.storage.Bucket(
+      `${name}-contexts`,
+      {
+        project,
+        name: args.bucketName,
+        location: region,
+        uniformBucketLevelAccess: true,
+        publicAccessPrevention: "enforced",
+        // Keep `pulumi destroy` from silently deleting objects someone else may still rely on.
+        forceDestroy: false,
+        lifecycleRules: contextLifecycleRules(contextDays, prefix),
+        labels,
+      },
+      parent,
+    );
+
+    this.serviceAccount = new gcp.serviceaccount.Account(
+      `${name}-agent`,
+      {
+        project,
+        accountId: args.serviceAccountId,
+        displayName: "W&B Launch agent",
+        description: pulumi.interpolate`Used by KSA ${namespace}/${args.serviceAccountName} through Workload Identity`,
+      },
+      parent,
+    );
+
+    this.contextStoreRole = new gcp.projects.IAMCustomRole(
+      `${name}-context-store-role`,
+      {
+        project,
+        roleId: customRoleId(name, "launchContextStore"),
+        title: "W&B Launch build-context store",
+        description: "Bound on one bucket only: read the bucket, write/read/delete build contexts",
+        permissions: [...CONTEXT_STORE_PERMISSIONS],
+      },
+      parent,
+    );
+
+    const member = pulumi.interpolate`serviceAccount:${this.serviceAccount.email}`;
+
+    this.repositoryBinding = new gcp.artifactregistry.RepositoryIamMember(
+      `${name}-repository-writer`,
+      {
+        project: this.repository.project,
+        location: this.repository.location,
+        repository: this.repository.name,
+        role: ARTIFACT_REGISTRY_ROLE,
+        member,
+      },
+      parent,
+    );
+
+    this.bucketBinding = new gcp.storage.BucketIAMMember(
+      `${name}-bucket-context-store`,
+      { bucket: this.bucket.name, role: this.contextStoreRole.name, member },
+      parent,
+    );
+
+    const pool = args.workloadIdentityPool ?? pulumi.output(project).apply(workloadIdentityPool);
+    this.workloadIdentityBinding = new gcp.serviceaccount.IAMMember(
+      `${name}-workload-identity`,
+      {
+        serviceAccountId: this.serviceAccount.name,
+        role: WORKLOAD_IDENTITY_ROLE,
+        member: pulumi
+          .all([pool, namespace, args.serviceAccountName])
+          .apply(([p, ns, ksa]) => workloadIdentityMember(p, ns, ksa)),
+      },
+      parent,
+    );
+
+    // Consumers get the identity only once its grants exist, so the agent never starts half-authorised.
+    const email = pulumi
+      .all([this.serviceAccount.email, this.repositoryBinding.id, this.bucketBinding.id, this.workloadIdentityBinding.id])
+      .apply(([e]) => e);
+
+    this.outputs = {
+      environmentType: "gcp",
+      region: pulumi.output(region),
+      destination: pulumi
+        .all([this.repository.location, this.repository.project, this.repository.repositoryId, imageName])
+        .apply(([loc, proj, repo, image]) => garDestination(loc, proj, repo, image)),
+      buildContextStore: this.bucket.name.apply((b) => gcsContextStore(b, prefix)),
+      serviceAccountAnnotations: email.apply((e): Record<string, string> => ({ [GKE_SA_ANNOTATION]: e })),
+      podLabels: pulumi.output<Record<string, string>>({}),
+      identity: email,
+    };
+
+    this.registerOutputs({
+      outputs: this.outputs,
+      repository: this.repository,
+      bucket: this.bucket,
+      serviceAccount: this.serviceAccount,
+    });
+  }
+}
+
+/** Validate a plain string now; an Output is checked by the provider at apply time. */
+function checkPlain(
+  component: string,
+  field: string,
+  value: pulumi.Input<string>,
+  ok: (v: string) => boolean,
+  fix: string,
+): void {
+  if (typeof value === "string" && !ok(value)) throw new GcpArgumentError(component, field, value, fix);
+}
