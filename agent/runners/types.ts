@@ -14,6 +14,8 @@ export interface LaunchRequest {
   args: string[];
   /** The run environment of reference §7.10. Holds the API key: never log it. */
   env: Record<string, string>;
+  /** Base-image runs: the job's code is mounted into the image at /mnt/wandb instead of built into it (§2.8, §8.1). */
+  mountCode?: boolean;
   logger: Logger;
 }
 

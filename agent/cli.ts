@@ -1,0 +1,90 @@
+import { Command, Option } from "commander";
+import { loadAgentConfig, ConfigError, type CliOverrides } from "./config/index.js";
+import { createLogger } from "./log.js";
+import { LocalBackend, resolveLocalRoot } from "./backend/local/index.js";
+import type { QueueBackend } from "./backend/types.js";
+import { composeAgent, runUntilStopped } from "./main.js";
+import { errorMessage, LaunchError } from "./errors.js";
+import { registerLocalCommands } from "./commands/local.js";
+import { registerDemoCommand } from "./commands/demo.js";
+
+interface AgentFlags {
+  queue?: string[];
+  entity?: string;
+  maxJobs?: string;
+  config?: string;
+  logFile?: string;
+  verbose?: number;
+  local?: string | boolean;
+  exitWhenIdle?: boolean;
+  url?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const count = (_: string, previous = 0) => previous + 1;
+
+/** Start the agent: resolve the config (stopping on any error before touching anything), pick the backend, loop. */
+async function runAgentCommand(flags: AgentFlags): Promise<number> {
+  if (flags.url !== undefined) {
+    throw new LaunchError("--url is not supported in this version: set WANDB_BASE_URL to choose the W&B host");
+  }
+  const overrides: CliOverrides = { entity: flags.entity, maxJobs: flags.maxJobs, queues: flags.queue, verbose: flags.verbose };
+  const { config, warnings } = await loadAgentConfig({ configPath: flags.config, env: process.env, overrides });
+  const logger = createLogger({ verbosity: config.verbosity, file: flags.logFile });
+  for (const warning of warnings) logger.warn(warning);
+  if (config.queues.length === 0) {
+    throw new LaunchError("To launch an agent please specify a queue or a list of queues in the configuration file or cli (-q/--queue).");
+  }
+  let backend: QueueBackend;
+  if (flags.local !== undefined && flags.local !== false) {
+    const root = resolveLocalRoot(typeof flags.local === "string" ? flags.local : undefined);
+    logger.info({ root }, "using the embedded local queue");
+    backend = new LocalBackend({ root, logger });
+  } else {
+    throw new LaunchError(
+      "talking to W&B is not available in this build of the agent yet; run with --local to use the embedded queue (launch-agent --local -q <queue>)",
+    );
+  }
+  const agent = composeAgent({ config, backend, logger, overrides: { exitWhenIdle: flags.exitWhenIdle } });
+  return runUntilStopped(agent, logger);
+}
+
+export function buildProgram(): Command {
+  const program = new Command("launch-agent")
+    .description("A W&B Launch agent: takes jobs from queues, builds their images and runs them.")
+    .option("-q, --queue <name>", "queue to poll (repeatable; replaces the config file's queues)", collect)
+    .option("-e, --entity <entity>", "entity that owns the queues (default: WANDB_ENTITY, else the config, else your default entity)")
+    .option("-j, --max-jobs <n>", "most jobs run at once; -1 for unlimited (default: WANDB_LAUNCH_MAX_JOBS, else the config, else 1)")
+    .option("-c, --config <path>", "agent config file (default: ~/.config/wandb/launch-config.yaml)")
+    .option("-l, --log-file <path>", "write agent logs to this file ('-' for stderr)")
+    .option("-v, --verbose", "more output; repeat for more", count)
+    .option("--local [dir]", "use the embedded local queue in DIR (default: $LAUNCH_AGENT_LOCAL_DIR, else ~/.local/share/launch-agent/queues)")
+    .option("--exit-when-idle", "exit once every queue is empty and no job runs")
+    .addOption(new Option("-u, --url <url>").hideHelp())
+    .showHelpAfterError()
+    .action(async (flags: AgentFlags) => {
+      process.exitCode = await runAgentCommand(flags);
+    });
+  registerLocalCommands(program);
+  registerDemoCommand(program);
+  return program;
+}
+
+/** Errors a user can act on are printed as one clear message, not a stack trace. */
+function report(err: unknown): void {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`launch-agent: ${err.message}\n`);
+    for (const issue of err.issues) process.stderr.write(`  ${issue.path || "(document)"}: ${issue.message}\n`);
+  } else if (err instanceof LaunchError) {
+    process.stderr.write(`launch-agent: ${err.message}\n`);
+  } else {
+    process.stderr.write(`launch-agent: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}\n`);
+  }
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  report(err);
+  process.exitCode = 1;
+}

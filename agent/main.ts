@@ -1,0 +1,57 @@
+import type { AgentConfig } from "./config/index.js";
+import type { Logger } from "./log.js";
+import type { QueueBackend, ResolvedJob } from "./backend/types.js";
+import { LaunchAgent, type AgentOptions } from "./agent.js";
+import { selectBuilder } from "./builders/select.js";
+import { createRunner } from "./runners/select.js";
+import { LaunchError } from "./errors.js";
+
+export interface ComposeOptions {
+  config: AgentConfig;
+  backend: QueueBackend;
+  logger: Logger;
+  overrides?: Partial<AgentOptions>;
+}
+
+/** Git and other sources are made ready by the image-build module; code artifacts already are. */
+async function prepareJobSource(job: ResolvedJob, logger: Logger): Promise<ResolvedJob> {
+  if (job.job.source_type !== "repo") return job;
+  void logger;
+  throw new LaunchError(`job ${job.name} is a git (repo) job, which this build of the agent cannot fetch yet`, "agent");
+}
+
+/** Wires the production parts of the agent together; tests override what they need. */
+export function composeAgent(opts: ComposeOptions): LaunchAgent {
+  const { config, backend, logger } = opts;
+  return new LaunchAgent({
+    config,
+    backend,
+    logger,
+    selectBuilder: (cfg) => selectBuilder(cfg, { logger }),
+    createRunner,
+    prepareJobSource,
+    pollIntervalMs: backend.kind === "local" ? 1_000 : 10_000,
+    ...opts.overrides,
+  });
+}
+
+/** Runs an agent until it stops; SIGINT/SIGTERM start a graceful shutdown, a second one exits at once. */
+export async function runUntilStopped(agent: LaunchAgent, logger: Logger): Promise<number> {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(130);
+    }
+    agent.stop(`received ${signal}`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await agent.run();
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
