@@ -1,134 +1,114 @@
-// Strict Pulumi mocks for the GCP resource types GcpLaunchEnvironment creates. They reject what the
-// provider would reject (missing required inputs, ids the API refuses) and return the computed state
-// the real provider exposes (repository path, GSA email, custom role name), so tests see real shapes.
-import type * as pulumi from "@pulumi/pulumi";
-
-export interface RecordedResource {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-  state: Record<string, unknown>;
-  custom: boolean;
-}
+// Strictness for the GCP types GcpLaunchEnvironment creates, layered on the shared recorder
+// (test/infra/mocks.ts): each stub first rejects what the GCP API would reject (missing required
+// inputs, ids and names it refuses, malformed members), then returns the shared provider state.
+import {
+  installMocks,
+  RESOURCE_STUBS,
+  type InstallMocksOptions,
+  type MockRecorder,
+  type ResourceStub,
+} from "./mocks.js";
 
 type Inputs = Record<string, unknown>;
 
-function need(type: string, name: string, inputs: Inputs, key: string): unknown {
-  const v = inputs[key];
-  if (v === undefined || v === null || v === "") {
-    throw new Error(`${type} ${name}: missing required input "${key}"`);
-  }
-  return v;
-}
-
 function str(type: string, name: string, inputs: Inputs, key: string): string {
-  const v = need(type, name, inputs, key);
-  if (typeof v !== "string") throw new Error(`${type} ${name}: input "${key}" must be a string, got ${JSON.stringify(v)}`);
+  const v = inputs[key];
+  if (typeof v !== "string" || v === "") {
+    throw new Error(`${type} ${name}: required input "${key}" must be a non-empty string, got ${JSON.stringify(v)}`);
+  }
   return v;
 }
 
-/** Pulumi auto-names append a random suffix; the mock uses a fixed one so tests are deterministic. */
-function autoName(name: string): string {
-  return `${name}-a1b2c3d`;
+const MEMBER = /^(serviceAccount|user|group|domain|principal|principalSet):\S+$/;
+const SA_RESOURCE = /^projects\/[^/]+\/serviceAccounts\/[^/]+@[^/]+$/;
+
+function member(type: string, name: string, inputs: Inputs): void {
+  const m = str(type, name, inputs, "member");
+  if (!MEMBER.test(m)) throw new Error(`${type} ${name}: member ${JSON.stringify(m)} lacks a principal type prefix`);
 }
 
-const PROJECT_MEMBER = /^(serviceAccount|user|group|domain|principal|principalSet):/;
+const CHECKS: Record<string, (name: string, i: Inputs) => void> = {
+  "gcp:artifactregistry/repository:Repository": (name, i) => {
+    const t = "gcp:artifactregistry/repository:Repository";
+    const id = str(t, name, i, "repositoryId");
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(id)) throw new Error(`${t} ${name}: invalid repositoryId ${id}`);
+    const format = str(t, name, i, "format");
+    if (!["DOCKER", "MAVEN", "NPM", "PYTHON", "APT", "YUM", "GO", "KFP", "GENERIC"].includes(format)) {
+      throw new Error(`${t} ${name}: invalid format ${format}`);
+    }
+    for (const p of (i.cleanupPolicies as Inputs[] | undefined) ?? []) {
+      str(t, name, p, "id");
+      if (p.action === "DELETE" && p.mostRecentVersions !== undefined) throw new Error(`${t} ${name}: mostRecentVersions needs action KEEP`);
+      const older = (p.condition as Inputs | undefined)?.olderThan;
+      if (older !== undefined && !/^\d+s$/.test(String(older))) throw new Error(`${t} ${name}: olderThan ${String(older)} is not a duration like 604800s`);
+    }
+  },
+  "gcp:storage/bucket:Bucket": (name, i) => {
+    const t = "gcp:storage/bucket:Bucket";
+    str(t, name, i, "location");
+    if (i.name !== undefined && !/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(String(i.name))) throw new Error(`${t} ${name}: invalid bucket name ${String(i.name)}`);
+    if (i.publicAccessPrevention !== undefined && !["enforced", "inherited"].includes(String(i.publicAccessPrevention))) {
+      throw new Error(`${t} ${name}: publicAccessPrevention must be "enforced" or "inherited"`);
+    }
+  },
+  "gcp:serviceaccount/account:Account": (name, i) => {
+    const t = "gcp:serviceaccount/account:Account";
+    if (i.accountId !== undefined && !/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/.test(String(i.accountId))) {
+      throw new Error(`${t} ${name}: accountId ${String(i.accountId)} must be 6-30 chars [a-z0-9-], starting with a letter`);
+    }
+  },
+  "gcp:projects/iAMCustomRole:IAMCustomRole": (name, i) => {
+    const t = "gcp:projects/iAMCustomRole:IAMCustomRole";
+    const roleId = str(t, name, i, "roleId");
+    if (!/^[a-zA-Z0-9_.]{3,64}$/.test(roleId)) throw new Error(`${t} ${name}: invalid roleId ${roleId}`);
+    str(t, name, i, "title");
+    if (!Array.isArray(i.permissions) || i.permissions.length === 0) throw new Error(`${t} ${name}: permissions must be a non-empty list`);
+  },
+  "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (name, i) => {
+    const t = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember";
+    str(t, name, i, "repository");
+    str(t, name, i, "role");
+    member(t, name, i);
+  },
+  "gcp:storage/bucketIAMMember:BucketIAMMember": (name, i) => {
+    const t = "gcp:storage/bucketIAMMember:BucketIAMMember";
+    str(t, name, i, "bucket");
+    str(t, name, i, "role");
+    member(t, name, i);
+  },
+  "gcp:serviceaccount/iAMMember:IAMMember": (name, i) => {
+    const t = "gcp:serviceaccount/iAMMember:IAMMember";
+    const sa = str(t, name, i, "serviceAccountId");
+    if (!SA_RESOURCE.test(sa)) throw new Error(`${t} ${name}: serviceAccountId must be projects/<p>/serviceAccounts/<email>, got ${sa}`);
+    str(t, name, i, "role");
+    member(t, name, i);
+  },
+};
 
-function checkMember(type: string, name: string, member: string): void {
-  if (!PROJECT_MEMBER.test(member)) throw new Error(`${type} ${name}: member ${JSON.stringify(member)} has no valid principal type prefix`);
-}
+// IAM member resources: the provider id is `<resource>/<role>/<member>` and it adds an etag.
+const iamMemberStub =
+  (resourceKey: string): ResourceStub =>
+  (_name, i) => ({ id: `${String(i[resourceKey])}/${String(i.role)}/${String(i.member)}`, state: { etag: "BwYmockEtag=" } });
 
-function gcpState(type: string, name: string, inputs: Inputs): Inputs {
-  switch (type) {
-    case "gcp:artifactregistry/repository:Repository": {
-      const project = str(type, name, inputs, "project");
-      const location = str(type, name, inputs, "location");
-      const repositoryId = str(type, name, inputs, "repositoryId");
-      const format = str(type, name, inputs, "format");
-      if (!/^[a-z][a-z0-9-]{0,62}$/.test(repositoryId)) throw new Error(`${type} ${name}: invalid repositoryId ${repositoryId}`);
-      if (!["DOCKER", "MAVEN", "NPM", "PYTHON", "APT", "YUM", "GO", "KFP", "GENERIC"].includes(format)) {
-        throw new Error(`${type} ${name}: invalid format ${format}`);
-      }
-      for (const p of (inputs.cleanupPolicies as Inputs[] | undefined) ?? []) {
-        const cond = p.condition as Inputs | undefined;
-        if (p.action === "DELETE" && p.mostRecentVersions !== undefined) throw new Error(`${type} ${name}: mostRecentVersions is only valid with KEEP`);
-        if (cond?.olderThan !== undefined && !/^\d+s$/.test(String(cond.olderThan))) throw new Error(`${type} ${name}: olderThan must be a duration like 604800s`);
-      }
-      return { ...inputs, name: `projects/${project}/locations/${location}/repositories/${repositoryId}`, mode: "STANDARD_REPOSITORY" };
-    }
-    case "gcp:storage/bucket:Bucket": {
-      str(type, name, inputs, "location");
-      const bucket = typeof inputs.name === "string" ? inputs.name : autoName(name);
-      if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket)) throw new Error(`${type} ${name}: invalid bucket name ${bucket}`);
-      if (inputs.publicAccessPrevention !== undefined && !["enforced", "inherited"].includes(String(inputs.publicAccessPrevention))) {
-        throw new Error(`${type} ${name}: publicAccessPrevention must be enforced or inherited`);
-      }
-      return { ...inputs, name: bucket, url: `gs://${bucket}`, selfLink: `https://www.googleapis.com/storage/v1/b/${bucket}` };
-    }
-    case "gcp:serviceaccount/account:Account": {
-      const project = str(type, name, inputs, "project");
-      const accountId = typeof inputs.accountId === "string" ? inputs.accountId : autoName(name).slice(-30).replace(/^[^a-z]+/, "");
-      if (!/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/.test(accountId)) throw new Error(`${type} ${name}: invalid accountId ${accountId}`);
-      const email = `${accountId}@${project}.iam.gserviceaccount.com`;
-      return {
-        ...inputs,
-        accountId,
-        email,
-        member: `serviceAccount:${email}`,
-        name: `projects/${project}/serviceAccounts/${email}`,
-        uniqueId: "112233445566778899001",
-      };
-    }
-    case "gcp:projects/iAMCustomRole:IAMCustomRole": {
-      const project = str(type, name, inputs, "project");
-      const roleId = str(type, name, inputs, "roleId");
-      str(type, name, inputs, "title");
-      if (!/^[a-zA-Z0-9_.]{3,64}$/.test(roleId)) throw new Error(`${type} ${name}: invalid roleId ${roleId}`);
-      const perms = need(type, name, inputs, "permissions");
-      if (!Array.isArray(perms) || perms.length === 0) throw new Error(`${type} ${name}: permissions must be a non-empty list`);
-      return { ...inputs, name: `projects/${project}/roles/${roleId}`, deleted: false, stage: "GA" };
-    }
-    case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": {
-      str(type, name, inputs, "repository");
-      str(type, name, inputs, "role");
-      checkMember(type, name, str(type, name, inputs, "member"));
-      return { ...inputs, etag: "BwYmock=" };
-    }
-    case "gcp:storage/bucketIAMMember:BucketIAMMember": {
-      str(type, name, inputs, "bucket");
-      str(type, name, inputs, "role");
-      checkMember(type, name, str(type, name, inputs, "member"));
-      return { ...inputs, etag: "CAE=" };
-    }
-    case "gcp:serviceaccount/iAMMember:IAMMember": {
-      const sa = str(type, name, inputs, "serviceAccountId");
-      if (!/^projects\/[^/]+\/serviceAccounts\/[^/]+$/.test(sa)) throw new Error(`${type} ${name}: serviceAccountId must be projects/<p>/serviceAccounts/<email>, got ${sa}`);
-      str(type, name, inputs, "role");
-      checkMember(type, name, str(type, name, inputs, "member"));
-      return { ...inputs, etag: "BwYmock=" };
-    }
-    default:
-      throw new Error(`gcp-mocks: unexpected resource type ${type} (${name}); add it to the strict mock deliberately`);
+const EXTRA_STUBS: Record<string, ResourceStub> = {
+  "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": iamMemberStub("repository"),
+  "gcp:storage/bucketIAMMember:BucketIAMMember": iamMemberStub("bucket"),
+  "gcp:serviceaccount/iAMMember:IAMMember": iamMemberStub("serviceAccountId"),
+};
+
+/** The shared recorder with strict stubs for every type GcpLaunchEnvironment creates. */
+export async function installGcpMocks(opts: InstallMocksOptions = {}): Promise<MockRecorder> {
+  const mocks = await installMocks(opts);
+  for (const [type, check] of Object.entries(CHECKS)) {
+    const base = RESOURCE_STUBS[type] ?? EXTRA_STUBS[type];
+    if (!base) throw new Error(`gcp-mocks: no provider state for ${type}`);
+    mocks.stubResource(type, (name, inputs, cloud) => {
+      check(name, inputs);
+      return base(name, inputs, cloud);
+    });
   }
+  return mocks;
 }
 
-/** A recorder + strict mocks; `resources` holds every registered resource in creation order. */
-export function createGcpMocks(): { mocks: pulumi.runtime.Mocks; resources: RecordedResource[] } {
-  const resources: RecordedResource[] = [];
-  const mocks: pulumi.runtime.Mocks = {
-    newResource(args) {
-      const inputs = (args.inputs ?? {}) as Inputs;
-      if (args.custom === false) {
-        resources.push({ type: args.type, name: args.name, inputs, state: {}, custom: false });
-        return { id: undefined, state: {} };
-      }
-      const state = gcpState(args.type, args.name, inputs);
-      resources.push({ type: args.type, name: args.name, inputs, state, custom: true });
-      return { id: `${args.name}-id`, state };
-    },
-    call(args) {
-      throw new Error(`gcp-mocks: unexpected invoke ${args.token}`);
-    },
-  };
-  return { mocks, resources };
-}
+/** Type tokens GcpLaunchEnvironment is allowed to create. */
+export const GCP_TYPES = Object.keys(CHECKS);

@@ -1,4 +1,3 @@
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateAgentConfig } from "../../agent/config/index.js";
 import {
@@ -12,15 +11,16 @@ import {
   type GcpLaunchEnvironmentArgs,
 } from "../../components/gcp/index.js";
 import { customRoleId, repositoryIdFrom } from "../../components/gcp/policy.js";
-import { createGcpMocks, type RecordedResource } from "./gcp-mocks.js";
+import { installGcpMocks } from "./gcp-mocks.js";
+import { promiseOf, settle, type MockRecorder, type RecordedResource } from "./mocks.js";
 
-const { mocks, resources } = createGcpMocks();
+let mocks: MockRecorder;
+let resources: RecordedResource[];
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(mocks, "launch", "gcp", false);
+  mocks = await installGcpMocks();
+  resources = mocks.resources;
 });
-
-const promiseOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise<T>((resolve) => o.apply(resolve));
 
 // The agent's Artifact Registry and GCS patterns (reference wandb-launch-agent.md §4.1), kept here as a
 // second guard next to validateAgentConfig.
@@ -60,6 +60,7 @@ async function build(name: string, extra: Partial<GcpLaunchEnvironmentArgs> = {}
     promiseOf(o.podLabels),
     promiseOf(o.identity),
   ]);
+  await settle();
   const children = resources.filter((r) => r.custom && r.name.startsWith(`${name}-`));
   const one = (type: string): RecordedResource => {
     const found = children.filter((r) => r.type === type);
@@ -155,10 +156,12 @@ describe("GcpLaunchEnvironment IAM scope", () => {
     const repo = one(T.repo);
     const binding = one(T.repoMember).inputs;
     expect(binding.role).toBe("roles/artifactregistry.writer");
+    // A repository binding is addressed by (project, location, repository name): all three are this repository's.
     expect(binding.repository).toBe(repo.state.name);
-    expect(binding.repository).toBe(`projects/acme-ml/locations/us-central1/repositories/${String(repo.inputs.repositoryId)}`);
-    expect(binding.location).toBe("us-central1");
-    expect(binding.project).toBe("acme-ml");
+    expect(binding.repository).toBe(repo.inputs.repositoryId);
+    expect(binding.location).toBe(repo.state.location);
+    expect(binding.project).toBe(repo.state.project);
+    expect([binding.project, binding.location]).toEqual(["acme-ml", "us-central1"]);
     expect(binding.condition).toBeUndefined();
     expect(binding.member).toBe(`serviceAccount:${outputs.identity}`);
   });
