@@ -1,96 +1,78 @@
-// CONTRACT PLACEHOLDER: the config helper replaces this file's implementation (schema.ts, uris.ts,
-// load.ts, ...) and keeps these exports and their meaning.
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { LaunchError } from "../errors.js";
+// The agent config: types (types.ts), the zod schema (schema.ts), URI rules (uris.ts), validation
+// (validate.ts, issues.ts, warnings.ts) and loading with precedence (load.ts).
+import { ConfigError, type AgentConfig } from "./types.js";
 
-export interface BuilderConfig {
-  type?: "docker" | "kaniko" | "noop";
-  destination?: string;
-  platform?: string;
-  "build-context-store"?: string | null;
-  "build-job-name"?: string;
-  "secret-name"?: string;
-  "secret-key"?: string;
-  "kaniko-image"?: string;
-  "kaniko-config"?: unknown;
-  [key: string]: unknown;
+export {
+  ConfigError,
+  DEFAULT_CONFIG_PATH,
+  defaultConfigPath,
+  type AgentConfig,
+  type BuilderConfig,
+  type CliOverrides,
+  type ConfigIssue,
+  type EnvironmentConfig,
+  type LoadedConfig,
+  type LoadOptions,
+  type ValidationResult,
+} from "./types.js";
+export {
+  agentConfigSchema,
+  builderSchema,
+  environmentSchema,
+  registrySchema,
+  BUILDER_KEYS,
+  BUILDER_TYPES,
+  ENVIRONMENT_TYPES,
+  PLATFORMS,
+  REGISTRY_TYPES,
+  TOP_LEVEL_KEYS,
+  type AgentConfigDocument,
+} from "./schema.js";
+export { validateAgentConfig, parseAgentConfig, assertValidAgentConfig, type ParsedConfig } from "./validate.js";
+export { formatIssueLine } from "./issues.js";
+export { collectWarnings, environmentFieldWarning, REGISTRY_DEPRECATION_WARNING } from "./warnings.js";
+export {
+  loadAgentConfig,
+  readConfigFile,
+  parseConfigYaml,
+  resolveConfigDocument,
+  configDefaults,
+  type ParsedYaml,
+} from "./load.js";
+export {
+  checkRegistryUri,
+  classifyRegistryUri,
+  checkStorageUri,
+  classifyStorageUri,
+  storageObjectKey,
+  unrecognizedRegistryWarning,
+  INVALID_STORE_MESSAGE,
+  type RegistryUri,
+  type RegistryUriCheck,
+  type EcrRegistryUri,
+  type GarRegistryUri,
+  type AcrRegistryUri,
+  type AnonymousRegistryUri,
+  type StorageUri,
+  type StorageUriCheck,
+  type S3StorageUri,
+  type GcsStorageUri,
+  type AzureStorageUri,
+} from "./uris.js";
+
+/** max_jobs / max_schedulers as a number to compare against: -1 means no limit. */
+export function concurrencyLimit(value: number): number {
+  return value === -1 ? Number.POSITIVE_INFINITY : value;
 }
 
-export interface EnvironmentConfig {
-  type?: "aws" | "gcp" | "azure";
-  region: string | null;
-  [key: string]: unknown;
-}
+export const NO_QUEUES_MESSAGE =
+  "To launch an agent please specify a queue or a list of queues in the configuration file or cli.";
 
-/** The resolved agent config: the raw document after defaults, env vars and flags (reference §1.3). */
-export interface AgentConfig {
-  entity?: string | null;
-  queues: string[];
-  /** -1 = unlimited. */
-  max_jobs: number;
-  max_schedulers: number;
-  secure_mode?: boolean;
-  verbosity: number;
-  stopped_run_timeout?: number;
-  registry?: Record<string, unknown> | null;
-  environment?: EnvironmentConfig | null;
-  builder?: BuilderConfig | null;
-}
-
-export interface ConfigIssue {
-  /** Dotted field path, e.g. `builder.type`; empty for the document itself. */
-  path: string;
-  message: string;
-}
-
-export interface ValidationResult {
-  valid: boolean;
-  errors: ConfigIssue[];
-  warnings: string[];
-}
-
-/** A config that must stop the agent before it touches anything. */
-export class ConfigError extends LaunchError {
-  constructor(
-    message: string,
-    readonly issues: ConfigIssue[] = [],
-  ) {
-    super(message, "agent");
-    this.name = "ConfigError";
+/** The CLI-level check that runs before anything else (reference §1.1). */
+export function assertQueuesConfigured(config: AgentConfig): void {
+  if (config.queues.length === 0) {
+    throw new ConfigError(`${NO_QUEUES_MESSAGE} Use -q/--queue <name> or queues: [<name>] in the config file.`, [
+      { path: "queues", message: NO_QUEUES_MESSAGE },
+    ]);
   }
-}
-
-export const DEFAULT_CONFIG_PATH = join(homedir(), ".config", "wandb", "launch-config.yaml");
-
-export interface CliOverrides {
-  entity?: string;
-  maxJobs?: string | number;
-  queues?: string[];
-  verbose?: number;
-}
-
-export interface LoadOptions {
-  /** `--config`; when given and missing, loading fails. */
-  configPath?: string;
-  env?: NodeJS.ProcessEnv;
-  overrides?: CliOverrides;
-}
-
-export interface LoadedConfig {
-  config: AgentConfig;
-  warnings: string[];
-  /** The file that was read, or null when none was. */
-  path: string | null;
-}
-
-/** Validate a parsed document with the official agent's rules. Never throws. */
-export function validateAgentConfig(_raw: unknown): ValidationResult {
-  return { valid: true, errors: [], warnings: [] };
-}
-
-/** Read, merge and validate the agent config; throws ConfigError naming every bad field. */
-export async function loadAgentConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
-  const config: AgentConfig = { queues: opts.overrides?.queues ?? [], max_jobs: 1, max_schedulers: 1, verbosity: 0 };
-  return { config, warnings: [], path: opts.configPath ?? null };
 }
