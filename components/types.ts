@@ -20,4 +20,19 @@ export interface LaunchEnvironmentOutputs {
   podLabels: pulumi.Output<Record<string, string>>;
   /** The cloud identity bound to the agent: role ARN, GSA email or managed identity client id. */
   identity: pulumi.Output<string>;
+  /**
+   * Optional: short-lived push credentials for `destination`'s registry (a secret Output), when the cloud can mint
+   * them from the deployer's own credentials (ECR: GetAuthorizationToken; Artifact Registry: an OAuth access token
+   * with username `oauth2accesstoken`). Used only to build and push the agent image when the stack config names
+   * none; without it the stack requires `wandb-launch:agentImage`.
+   */
+  registryAuth?: pulumi.Output<RegistryAuth>;
+}
+
+/** Credentials `docker login` would use for one registry host. */
+export interface RegistryAuth {
+  /** Registry host, e.g. `123456789012.dkr.ecr.us-west-2.amazonaws.com`. */
+  address: string;
+  username: string;
+  password: string;
 }

@@ -1,0 +1,314 @@
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  agentPolicyDocument,
+  DOCUMENTED_ECR_ACTIONS,
+  ecrLifecyclePolicy,
+  oidcProviderArn,
+  type PolicyDocument,
+  tlsOnlyBucketPolicy,
+  trustPolicyDocument,
+} from "../../components/aws/policy.js";
+import { installMocks, isSecretOutput, type MockRecorder, promiseOf, settle } from "./mocks.js";
+
+const ACCOUNT = "123456789012";
+const REPO = `arn:aws:ecr:us-west-2:${ACCOUNT}:repository/launch`;
+const BUCKET = "arn:aws:s3:::launch-contexts";
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/launch-agent`;
+const policy = agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET });
+
+async function simulate(doc: PolicyDocument, action: string, resource: string): Promise<string> {
+  const res = await runSimulation(
+    {
+      identityPolicies: [{ name: "agent", policy: doc }],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      request: { action, principal: ROLE, resource: { resource, accountId: ACCOUNT }, contextVariables: {} },
+    },
+    {},
+  );
+  if (res.resultType === "error") throw new Error(`${action} on ${resource}: ${JSON.stringify(res.errors)}`);
+  return res.overallResult;
+}
+
+// Every call the agent and its kaniko pods make, on the resource IAM authorises it against.
+const NEEDED: Array<[string, string]> = [
+  ...[
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:DescribeImages",
+    "ecr:DescribeRepositories",
+  ].map((a): [string, string] => [a, REPO]),
+  ["ecr:GetAuthorizationToken", "*"],
+  ["s3:ListBucket", BUCKET],
+  ["s3:PutObject", `${BUCKET}/build-contexts/run-1.tgz`],
+  ["s3:GetObject", `${BUCKET}/build-contexts/run-1.tgz`],
+  ["s3:DeleteObject", `${BUCKET}/build-contexts/run-1.tgz`],
+  ["s3:AbortMultipartUpload", `${BUCKET}/build-contexts/run-1.tgz`],
+];
+
+describe("agent permissions policy (IAM simulator)", () => {
+  it.each(NEEDED)("allows %s on %s", async (action, resource) => {
+    expect(await simulate(policy, action, resource)).toBe("Allowed");
+  });
+
+  it("keeps every action W&B documents for the agent", () => {
+    const granted = policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    for (const a of DOCUMENTED_ECR_ACTIONS) expect(granted).toContain(a);
+  });
+
+  it.each([
+    ["ecr:PutImage", `arn:aws:ecr:us-west-2:${ACCOUNT}:repository/other`],
+    ["ecr:BatchGetImage", `arn:aws:ecr:us-west-2:${ACCOUNT}:repository/other`],
+    ["ecr:InitiateLayerUpload", `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/launch`],
+    ["ecr:PutImage", `arn:aws:ecr:us-west-2:210987654321:repository/launch`],
+    ["ecr:DeleteRepository", REPO],
+    ["ecr:SetRepositoryPolicy", REPO],
+    ["ecr:PutLifecyclePolicy", REPO],
+    ["s3:GetObject", "arn:aws:s3:::other-bucket/build-contexts/run-1.tgz"],
+    ["s3:PutObject", "arn:aws:s3:::launch-contexts-2/x"],
+    ["s3:ListBucket", "arn:aws:s3:::other-bucket"],
+    ["s3:DeleteBucket", BUCKET],
+    ["s3:PutBucketPolicy", BUCKET],
+    ["s3:PutLifecycleConfiguration", BUCKET],
+    ["s3:PutBucketPublicAccessBlock", BUCKET],
+    ["iam:CreateRole", `arn:aws:iam::${ACCOUNT}:role/x`],
+    ["iam:PassRole", ROLE],
+    ["iam:PutRolePolicy", ROLE],
+    ["iam:AttachRolePolicy", ROLE],
+    ["iam:UpdateAssumeRolePolicy", ROLE],
+    ["iam:CreateAccessKey", `arn:aws:iam::${ACCOUNT}:user/admin`],
+    ["iam:CreateUser", `arn:aws:iam::${ACCOUNT}:user/x`],
+    ["sts:AssumeRole", `arn:aws:iam::${ACCOUNT}:role/admin`],
+    ["sts:AssumeRole", ROLE],
+  ])("denies %s on %s", async (action, resource) => {
+    expect(await simulate(policy, action, resource)).toBe("ImplicitlyDenied");
+  });
+
+  it("grants no IAM or STS action and no service-wide wildcard", () => {
+    const actions = policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions.filter((a) => /^(iam|sts):/.test(a))).toEqual([]);
+    expect(actions.filter((a) => a === "*" || a.endsWith(":*"))).toEqual([]);
+    // The only unscoped statement is the registry login token, which cannot be scoped.
+    const unscoped = policy.Statement.filter((s) => s.Resource === "*" || (Array.isArray(s.Resource) && s.Resource.includes("*")));
+    expect(unscoped.map((s) => s.Action)).toEqual(["ecr:GetAuthorizationToken"]);
+  });
+});
+
+describe("trust policy", () => {
+  const issuerUrl = "https://oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789/";
+  const provider = oidcProviderArn("aws", ACCOUNT, issuerUrl);
+  const trust = trustPolicyDocument({ oidcProviderArn: provider, oidcIssuerUrl: issuerUrl, namespace: "wandb", serviceAccountName: "launch-agent" });
+
+  it("derives the provider ARN EKS registers for the issuer", () => {
+    expect(provider).toBe(`arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789`);
+  });
+
+  it("trusts only the agent ServiceAccount's web-identity tokens with audience sts.amazonaws.com", () => {
+    expect(trust.Statement).toHaveLength(1);
+    const [s] = trust.Statement;
+    expect(s).toEqual({
+      Sid: "LaunchAgentServiceAccount",
+      Effect: "Allow",
+      Principal: { Federated: provider },
+      Action: "sts:AssumeRoleWithWebIdentity",
+      Condition: {
+        StringEquals: {
+          "oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789:sub": "system:serviceaccount:wandb:launch-agent",
+          "oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789:aud": "sts.amazonaws.com",
+        },
+      },
+    });
+    // No wildcard subject can slip in through a StringLike operator.
+    expect(JSON.stringify(trust)).not.toMatch(/\*|StringLike/);
+  });
+});
+
+describe("bucket and registry documents", () => {
+  it("denies any non-TLS request to the bucket and its objects", async () => {
+    const doc = tlsOnlyBucketPolicy(BUCKET);
+    const res = await runSimulation(
+      {
+        identityPolicies: [{ name: "agent", policy }],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: doc,
+        request: {
+          action: "s3:GetObject",
+          principal: ROLE,
+          resource: { resource: `${BUCKET}/build-contexts/x.tgz`, accountId: ACCOUNT },
+          contextVariables: { "aws:SecureTransport": "false" },
+        },
+      },
+      {},
+    );
+    expect(res.resultType !== "error" && res.overallResult).toBe("ExplicitlyDenied");
+    const tls = await runSimulation(
+      {
+        identityPolicies: [{ name: "agent", policy }],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: doc,
+        request: {
+          action: "s3:GetObject",
+          principal: ROLE,
+          resource: { resource: `${BUCKET}/build-contexts/x.tgz`, accountId: ACCOUNT },
+          contextVariables: { "aws:SecureTransport": "true" },
+        },
+      },
+      {},
+    );
+    expect(tls.resultType !== "error" && tls.overallResult).toBe("Allowed");
+  });
+
+  it("expires images by age only, never by count", () => {
+    const p = ecrLifecyclePolicy({ untaggedImageExpirationDays: 3, imageExpirationDays: 90 });
+    expect(p.rules.map((r) => r.selection)).toEqual([
+      { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 3 },
+      { tagStatus: "any", countType: "sinceImagePushed", countUnit: "days", countNumber: 90 },
+    ]);
+    expect(ecrLifecyclePolicy({ untaggedImageExpirationDays: 7 }).rules).toHaveLength(1);
+  });
+});
+
+describe("AwsLaunchEnvironment (Pulumi mocks)", () => {
+  let mocks: MockRecorder;
+  let AwsLaunchEnvironment: typeof import("../../components/aws/index.js").AwsLaunchEnvironment;
+  beforeAll(async () => {
+    mocks = await installMocks({ cloud: { awsRegion: "eu-central-1" } });
+    ({ AwsLaunchEnvironment } = await import("../../components/aws/index.js"));
+  });
+  beforeEach(() => mocks.clear());
+
+  const issuer = "https://oidc.eks.eu-central-1.amazonaws.com/id/0123ABC";
+  const make = (extra: Record<string, unknown> = {}) =>
+    new AwsLaunchEnvironment("launch", {
+      oidcIssuerUrl: issuer,
+      namespace: "wandb",
+      serviceAccountName: "launch-agent",
+      repositoryName: "launch-images",
+      bucketName: "acme-launch-contexts",
+      ...extra,
+    });
+
+  it("creates exactly the registry, bucket and identity resources, wired to each other", async () => {
+    const env = make();
+    const store = await promiseOf(env.outputs.buildContextStore);
+    await settle();
+    expect(mocks.resources.filter((r) => r.custom).map((r) => r.type).sort()).toEqual([
+      "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+      "aws:ecr/repository:Repository",
+      "aws:iam/role:Role",
+      "aws:iam/rolePolicy:RolePolicy",
+      "aws:s3/bucket:Bucket",
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+      "aws:s3/bucketPolicy:BucketPolicy",
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    ]);
+    expect(mocks.one("wandb-launch:aws:LaunchEnvironment").custom).toBe(false);
+    // Children are named from the component name.
+    for (const r of mocks.resources.filter((x) => x.custom)) expect(r.name).toMatch(/^launch-/);
+    expect(store).toBe("s3://acme-launch-contexts/build-contexts");
+
+    const repo = mocks.one("aws:ecr/repository:Repository").inputs;
+    expect(repo.imageScanningConfiguration).toEqual({ scanOnPush: true });
+    expect(repo.encryptionConfigurations).toEqual([{ encryptionType: "AES256" }]);
+    expect(repo.imageTagMutability).toBe("MUTABLE");
+    const lifecycle = JSON.parse(String(mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.policy));
+    expect(lifecycle).toEqual(ecrLifecyclePolicy({ untaggedImageExpirationDays: 7 }));
+    expect(mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.repository).toBe("launch-images");
+
+    const pab = mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs;
+    expect(pab).toMatchObject({ bucket: "acme-launch-contexts", blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    expect(mocks.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs.rule).toEqual({ objectOwnership: "BucketOwnerEnforced" });
+    expect(mocks.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([
+      { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
+    ]);
+    const rules = mocks.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules;
+    expect(rules).toEqual([
+      { id: "expire-build-contexts", status: "Enabled", filter: { prefix: "build-contexts/" }, expiration: { days: 7 } },
+      { id: "abort-incomplete-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
+    ]);
+    expect(JSON.parse(String(mocks.one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy))).toEqual(
+      tlsOnlyBucketPolicy("arn:aws:s3:::acme-launch-contexts"),
+    );
+  });
+
+  it("binds the role to the agent's ServiceAccount and scopes its policy to this repository and bucket", async () => {
+    const env = make();
+    const [identity, annotations, destination, region, labels] = await Promise.all([
+      promiseOf(env.outputs.identity),
+      promiseOf(env.outputs.serviceAccountAnnotations),
+      promiseOf(env.outputs.destination),
+      promiseOf(env.outputs.region),
+      promiseOf(env.outputs.podLabels),
+    ]);
+    await settle();
+    const roleRec = mocks.one("aws:iam/role:Role");
+    expect(identity).toBe(`arn:aws:iam::${ACCOUNT}:role/${String(roleRec.state.name)}`);
+    expect(annotations).toEqual({ "eks.amazonaws.com/role-arn": identity });
+    expect(labels).toEqual({});
+    expect(destination).toBe(`${ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/launch-images`);
+    expect(region).toBe("eu-central-1");
+    expect(env.outputs.environmentType).toBe("aws");
+
+    expect(JSON.parse(String(roleRec.inputs.assumeRolePolicy))).toEqual(
+      trustPolicyDocument({
+        oidcProviderArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/0123ABC`,
+        oidcIssuerUrl: issuer,
+        namespace: "wandb",
+        serviceAccountName: "launch-agent",
+      }),
+    );
+    const inline = mocks.one("aws:iam/rolePolicy:RolePolicy").inputs;
+    expect(inline.role).toBe(roleRec.id);
+    const doc = JSON.parse(String(inline.policy)) as PolicyDocument;
+    expect(doc).toEqual(
+      agentPolicyDocument({
+        repositoryArn: `arn:aws:ecr:eu-central-1:${ACCOUNT}:repository/launch-images`,
+        bucketArn: "arn:aws:s3:::acme-launch-contexts",
+      }),
+    );
+    expect(await simulate(doc, "ecr:PutImage", `arn:aws:ecr:eu-central-1:${ACCOUNT}:repository/launch-images`)).toBe("Allowed");
+    expect(await simulate(doc, "s3:PutObject", "arn:aws:s3:::acme-launch-contexts/build-contexts/a.tgz")).toBe("Allowed");
+  });
+
+  it("uses the given KMS key, OIDC provider, lifecycle days and prefix", async () => {
+    const kms = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/1234`;
+    const provider = `arn:aws:iam::${ACCOUNT}:oidc-provider/custom`;
+    const env = make({ kmsKeyArn: kms, oidcProviderArn: provider, contextExpirationDays: 2, untaggedImageExpirationDays: 1, imageExpirationDays: 30, contextPrefix: "/ctx/", forceDestroy: true });
+    expect(await promiseOf(env.outputs.buildContextStore)).toBe("s3://acme-launch-contexts/ctx");
+    await promiseOf(env.outputs.identity);
+    await settle();
+    expect(mocks.one("aws:ecr/repository:Repository").inputs).toMatchObject({ encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: kms }], forceDelete: true });
+    expect(mocks.one("aws:s3/bucket:Bucket").inputs.forceDestroy).toBe(true);
+    expect(mocks.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([
+      { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: kms }, bucketKeyEnabled: true },
+    ]);
+    const rules = mocks.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as Array<Record<string, unknown>>;
+    expect(rules[0]).toMatchObject({ filter: { prefix: "ctx/" }, expiration: { days: 2 } });
+    const lifecycle = JSON.parse(String(mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.policy));
+    expect(lifecycle).toEqual(ecrLifecyclePolicy({ untaggedImageExpirationDays: 1, imageExpirationDays: 30 }));
+    const trust = JSON.parse(String(mocks.one("aws:iam/role:Role").inputs.assumeRolePolicy)) as PolicyDocument;
+    expect(trust.Statement[0]!.Principal).toEqual({ Federated: provider });
+  });
+
+  it("rejects bad lifecycle days, naming the argument", () => {
+    expect(() => make({ contextExpirationDays: 0 })).toThrow(/contextExpirationDays must be a whole number of days >= 1 \(got 0\)/);
+    expect(() => make({ imageExpirationDays: 1.5 })).toThrow(/imageExpirationDays/);
+  });
+
+  it("mints registry push credentials as a secret", async () => {
+    const env = make();
+    const auth = env.outputs.registryAuth!;
+    expect(await isSecretOutput(auth)).toBe(true);
+    expect(await promiseOf(auth)).toEqual({ address: `${ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com`, username: "AWS", password: "mock-ecr-password" });
+  });
+});
