@@ -74,7 +74,7 @@ export async function readConfigFile(path: string): Promise<ParsedYaml> {
     const code = (err as NodeJS.ErrnoException).code;
     const message =
       code === "ENOENT" || code === "ENOTFILE" || code === "ENOTDIR"
-        ? `Could not find the specified launch config file: ${path}. Check the --config path.`
+        ? `Could not find the specified launch config file: ${path} (no such file).`
         : `Could not read the launch config file ${path}: ${(err as Error).message}`;
     throw new ConfigError(message, [{ path: "", message }]);
   }
