@@ -61,6 +61,7 @@ export function buildProgram(): Command {
     .option("--local [dir]", "use the embedded local queue in DIR (default: $LAUNCH_AGENT_LOCAL_DIR, else ~/.local/share/launch-agent/queues)")
     .option("--exit-when-idle", "exit once every queue is empty and no job runs")
     .addOption(new Option("-u, --url <url>").hideHelp())
+    .enablePositionalOptions()
     .showHelpAfterError()
     .action(async (flags: AgentFlags) => {
       process.exitCode = await runAgentCommand(flags);

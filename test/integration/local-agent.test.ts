@@ -167,3 +167,32 @@ describe("agent on the local queue", () => {
     }
   });
 });
+
+describe("stop requests", () => {
+  it("a stopped run gets stopped_run_timeout, then is cancelled and its item failed as stopped", async () => {
+    const root = await tempDir();
+    const qroot = join(root, "q");
+    const job = await shellJob(root, "long", "trap '' TERM; echo working; sleep 30\n");
+    const { id } = await pushLocal(qroot, { queue: "s", job });
+    const store = new LocalQueueStore(qroot);
+    const agent = composeAgent({
+      config: { queues: ["s"], max_jobs: 1, max_schedulers: 1, verbosity: 0, stopped_run_timeout: 1 },
+      backend: new LocalBackend({ root: qroot, logger: silentLogger }),
+      logger: silentLogger,
+      overrides: { exitWhenIdle: true, pollIntervalMs: 20, stopCheckIntervalMs: 100 },
+    });
+    const running = agent.run();
+    await waitFor(async () => ((await store.get("s", id))?.state === "running" ? true : undefined), 10_000, "the run to start");
+    const asked = Date.now();
+    await mkdir(join(qroot, "s", "stop"), { recursive: true });
+    await writeFile(join(qroot, "s", "stop", id), "now");
+    expect(await running).toBe(0);
+    const elapsed = Date.now() - asked;
+    // 1 s grace, then SIGTERM is ignored by the job, so SIGKILL follows after the runner's 3 s.
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(elapsed).toBeLessThan(8000);
+    const record = await store.get("s", id);
+    expect(record?.state).toBe("failed");
+    expect(record?.message).toBe("run stopped by the agent");
+  });
+});
