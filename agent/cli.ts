@@ -7,6 +7,7 @@ import { composeAgent, runUntilStopped } from "./main.js";
 import { errorMessage, LaunchError } from "./errors.js";
 import { registerLocalCommands } from "./commands/local.js";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerConfigCommands } from "./commands/config-validate.js";
 
 interface AgentFlags {
   queue?: string[];
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
     });
   registerLocalCommands(program);
   registerDemoCommand(program);
+  registerConfigCommands(program);
   return program;
 }
 
