@@ -1,0 +1,410 @@
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { homedir, hostname as osHostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AgentConfig } from "../../config/index.js";
+import { LaunchError, errorMessage, type FailureStage } from "../../errors.js";
+import { JOB_FILE_NAME, JobFileSchema } from "../../jobs/job-file.js";
+import type { RunSpec } from "../../jobs/run-spec.js";
+import type { Logger } from "../../log.js";
+import type { AgentIdentity, QueueBackend, QueueItem, ResolvedJob, RunCredentials, RunOutcome } from "../types.js";
+import { ArtifactStore, jobSourceString, parseArtifactPath, parseArtifactUri, type ArtifactVersion } from "./artifacts.js";
+import { resolveCredentials, type WandbCredentials } from "./credentials.js";
+import { WandbApiError, WandbAuthError, WandbUnavailableError, isTransientError } from "./errors.js";
+import * as ops from "./operations.js";
+import { isSchedulerSpec, schedulerSlotFree } from "./scheduler.js";
+import { DEFAULT_TIMINGS, WandbTransport, timingsFromEnv, type TransportTimings } from "./transport.js";
+
+export { WandbUnavailableError, WandbApiError, WandbAuthError, isTransientError } from "./errors.js";
+export { isSchedulerSpec, SCHEDULER_PLACEHOLDER_URI } from "./scheduler.js";
+export { resolveCredentials } from "./credentials.js";
+
+/** Our version, reported at registration unless WANDB_AGENT_VERSION names another. */
+export const AGENT_VERSION = "wandb-launch-infra@0.1.0";
+/** A preempted run is pushed back at most this many times (reference §7.4). */
+export const MAX_RESUMES = 5;
+
+export interface WandbTimings extends TransportTimings {
+  /** Attempts for the calls the loop repeats every tick (LaunchAgent, popFromRunQueue). */
+  pollAttempts: number;
+  /** Waits between RunState checks after a run finished (1, 2, 4 … 64 s ≈ 2 min, reference §7.5). */
+  runStateDelaysMs: readonly number[];
+}
+
+export const DEFAULT_WANDB_TIMINGS: WandbTimings = {
+  ...DEFAULT_TIMINGS,
+  pollAttempts: 5,
+  runStateDelaysMs: [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000],
+};
+
+export interface WandbBackendOptions {
+  config: AgentConfig;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** For `~/.netrc`, the wandb settings file and the default artifact cache. */
+  homeDir?: string;
+  timings?: Partial<WandbTimings>;
+  /** Reported at registration; defaults to the OS hostname. */
+  hostname?: string;
+  /** Verified artifact files by MD5; default `~/.cache/wandb-launch-agent/artifacts`. */
+  cacheDir?: string;
+  /** Parent of per-job download directories; default the OS temp dir. */
+  workDir?: string;
+}
+
+/** The W&B GraphQL launch protocol (reference §7.2–§7.7) behind the agent's QueueBackend. */
+export function createWandbBackend(opts: WandbBackendOptions): QueueBackend {
+  return new WandbBackend(opts);
+}
+
+class WandbBackend implements QueueBackend {
+  readonly kind = "wandb" as const;
+  readonly #opts: WandbBackendOptions;
+  readonly #log: Logger;
+  readonly #timings: WandbTimings;
+  readonly #creds: WandbCredentials | null;
+  readonly #credsError: unknown;
+  readonly #transport: WandbTransport | null;
+  readonly #artifacts: ArtifactStore | null;
+  #entity: string | null = null;
+  #agentId: string | null = null;
+  #heartbeats = 0;
+  /** Acked scheduler items not yet finished, for max_schedulers. */
+  readonly #schedulers = new Set<string>();
+
+  constructor(opts: WandbBackendOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger;
+    let creds: WandbCredentials | null = null;
+    let credsError: unknown = null;
+    let timings: WandbTimings = DEFAULT_WANDB_TIMINGS;
+    try {
+      creds = resolveCredentials({ env: opts.env, homeDir: opts.homeDir });
+      timings = { ...DEFAULT_WANDB_TIMINGS, ...timingsFromEnv(opts.env, DEFAULT_WANDB_TIMINGS), ...opts.timings } as WandbTimings;
+    } catch (err) {
+      credsError = err; // reported by start(), where the agent expects start-up errors
+    }
+    this.#creds = creds;
+    this.#credsError = credsError;
+    this.#timings = timings;
+    this.#transport = creds
+      ? new WandbTransport({
+          baseUrl: creds.baseUrl,
+          apiKey: creds.apiKey,
+          userAgent: `W&B Internal Client ${AGENT_VERSION}`,
+          timings,
+          logger: opts.logger,
+        })
+      : null;
+    this.#artifacts = this.#transport
+      ? new ArtifactStore({
+          transport: this.#transport,
+          cacheDir: opts.cacheDir ?? join(opts.homeDir ?? homedir(), ".cache", "wandb-launch-agent", "artifacts"),
+          logger: opts.logger,
+        })
+      : null;
+  }
+
+  get #api(): WandbTransport {
+    if (!this.#transport) throw this.#credsError;
+    return this.#transport;
+  }
+
+  get #agent(): { id: string; entity: string } {
+    if (!this.#agentId || !this.#entity) throw new LaunchError("The W&B backend was used before start() registered the agent");
+    return { id: this.#agentId, entity: this.#entity };
+  }
+
+  async start(queues: readonly string[]): Promise<AgentIdentity> {
+    const api = this.#api;
+    const { config } = this.#opts;
+    if (queues.length === 0) {
+      throw new LaunchError("To launch an agent please specify a queue or a list of queues in the configuration file or cli.");
+    }
+    const viewer = (await api.request(ops.Viewer, {})).viewer;
+    if (!viewer?.entity) {
+      throw new LaunchError(
+        `Could not connect with current API-key. Please relogin using \`wandb login --relogin\` or set WANDB_API_KEY to a valid key for ${api.baseUrl}.`,
+      );
+    }
+    const entity = config.entity || viewer.entity;
+    this.#entity = entity;
+
+    const project = ops.LAUNCH_PROJECT;
+    const found = await api.request(ops.ProjectRunQueues, { entity, projectName: project });
+    if (!found.project) {
+      throw new LaunchError(`Error fetching run queues for ${entity} check that you have access to this entity and project`);
+    }
+    let available = found.project.runQueues.map((q) => ({ id: q.id, name: q.name }));
+    if (available.length === 0) {
+      const created = (await api.request(ops.CreateRunQueue, { entity, project, queueName: "default", access: "PROJECT" })).createRunQueue;
+      if (!created?.success || !created.queueID) {
+        throw new LaunchError(`Unable to create default queue for ${entity}/${project}. No queues for agent to poll`);
+      }
+      this.#log.info({ entity }, "created the default run queue");
+      available = [{ id: created.queueID, name: "default" }];
+    }
+    const ids = queues.map((name) => available.find((q) => q.name === name)?.id);
+    if (ids.some((id) => id === undefined)) {
+      throw new LaunchError(
+        `Could not start launch agent: Not all of requested queues (${queues.join(", ")}) found. ` +
+          `Available queues for this project: ${available.map((q) => q.name).join(",")}`,
+      );
+    }
+
+    const envVersion = this.#opts.env.WANDB_AGENT_VERSION;
+    const version = envVersion && envVersion !== "wandb-launch-agent" ? envVersion : AGENT_VERSION;
+    const { project: _dropped, ...sent } = { ...config, entity } as AgentConfig & { project?: unknown };
+    const registered = await api.request(ops.CreateLaunchAgent, {
+      entity,
+      project,
+      queues: ids as string[],
+      hostname: this.#opts.hostname ?? osHostname(),
+      agentConfig: JSON.stringify(sent),
+      version,
+    });
+    this.#agentId = registered.createLaunchAgent.launchAgentId;
+
+    const team = await api.request(ops.EntityIsTeam, { entity });
+    if (!team.entity) throw new LaunchError(`Error fetching entity ${entity} check that you have access to this entity`);
+    if (team.entity.isTeam) {
+      this.#log.warn(`Agent is running on team entity (${entity}). Members of this team will be able to run code on this device.`);
+    }
+    const agent = (await api.request(ops.LaunchAgent, { agentId: this.#agentId })).launchAgent;
+    const identity = { id: this.#agentId, name: agent?.name ?? this.#agentId, entity };
+    this.#log.info({ agent: identity.name, entity, queues, baseUrl: api.baseUrl }, "registered with W&B");
+    return identity;
+  }
+
+  async heartbeat(status: "POLLING" | "RUNNING"): Promise<{ stopPolling: boolean }> {
+    const { id } = this.#agent;
+    return this.#loopCall("LaunchAgent", async () => {
+      const agent = (await this.#api.request(ops.LaunchAgent, { agentId: id }, { maxAttempts: this.#timings.pollAttempts })).launchAgent;
+      // The status report rides every second tick, as the official agent does.
+      if (this.#heartbeats++ % 2 === 0) await this.#reportStatus(status);
+      return { stopPolling: agent?.stopPolling === true };
+    });
+  }
+
+  async pop(queue: string): Promise<QueueItem | null> {
+    const agent = this.#agent;
+    const popped = await this.#loopCall("popFromRunQueue", async () =>
+      (
+        await this.#api.request(
+          ops.PopFromRunQueue,
+          { entity: agent.entity, project: ops.LAUNCH_PROJECT, queueName: queue, launchAgentId: agent.id },
+          { maxAttempts: this.#timings.pollAttempts },
+        )
+      ).popFromRunQueue,
+    );
+    if (!popped?.runQueueItemId) return null;
+    const runSpec = parseRunSpec(popped.runSpec);
+    if (isSchedulerSpec(runSpec) && !schedulerSlotFree(this.#schedulers.size, this.#opts.config.max_schedulers)) {
+      // Not acked: W&B hands the item out again after about a minute.
+      this.#log.warn(
+        { item: popped.runQueueItemId, queue, running: this.#schedulers.size },
+        `Skipping sweep scheduler: already running the maximum of ${this.#opts.config.max_schedulers} (max_schedulers)`,
+      );
+      return null;
+    }
+    return { id: popped.runQueueItemId, queue, runSpec };
+  }
+
+  async ack(item: QueueItem, runId: string): Promise<void> {
+    const res = (await this.#api.request(ops.AckRunQueueItem, { itemId: item.id, runId: String(runId) })).ackRunQueueItem;
+    if (!res?.success) {
+      throw new WandbApiError("ackRunQueueItem", "Error acking run queue item. Item may have already been acknowledged by another process");
+    }
+    if (isSchedulerSpec(item.runSpec)) this.#schedulers.add(item.id);
+  }
+
+  async resolveJob(item: QueueItem, runSpec: RunSpec): Promise<ResolvedJob> {
+    const store = this.#artifacts;
+    if (!store) throw this.#credsError;
+    if (!runSpec.job) throw new LaunchError(`Queue item ${item.id} names no job; push a job (runSpec.job = entity/project/job-name:alias)`);
+    const path = parseArtifactPath(runSpec.job, { entity: runSpec.entity ?? this.#entity, project: runSpec.project ?? "uncategorized" });
+    const jobArt = await store.byPath(path, "job");
+    const name = `${path.entity}/${path.project}/${path.name}`;
+    const work = await mkdtemp(join(this.#opts.workDir ?? tmpdir(), "wandb-job-"));
+    const cleanup = () => rm(work, { recursive: true, force: true });
+    try {
+      const jobDir = join(work, "job");
+      const codeDir = join(work, "code");
+      await store.download(jobArt, jobDir);
+      const jobFilePath = join(jobDir, JOB_FILE_NAME);
+      if (!existsSync(jobFilePath)) throw new LaunchError(`Job ${name} has no ${JOB_FILE_NAME}; it is not a launch job artifact`);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await readFile(jobFilePath, "utf8"));
+      } catch {
+        throw new LaunchError(`Job ${name}: ${JOB_FILE_NAME} is not valid JSON`);
+      }
+      const parsed = JobFileSchema.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new LaunchError(`Job ${name}: ${JOB_FILE_NAME} field ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+      }
+      const job = parsed.data;
+      if (job.source_type === "artifact") {
+        await this.#downloadCode(store, name, job.source.artifact, path, codeDir);
+      } else {
+        await mkdir(codeDir, { recursive: true }); // repo jobs are checked out here; image jobs need none
+      }
+      const files: ResolvedJob["files"] = {};
+      if (existsSync(join(jobDir, "requirements.frozen.txt"))) files.requirementsFrozen = join(jobDir, "requirements.frozen.txt");
+      if (existsSync(join(jobDir, "diff.patch"))) files.diffPatch = join(jobDir, "diff.patch");
+      return { name, job, codeDir, sourceString: jobSourceString(jobArt), files, cleanup };
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+  }
+
+  async #downloadCode(store: ArtifactStore, jobName: string, ref: string | undefined, jobPath: { entity: string; project: string }, codeDir: string) {
+    if (!ref) throw new LaunchError(`Job ${jobName} is an artifact job but its source.artifact is missing`);
+    const target = parseArtifactUri(ref);
+    let code: ArtifactVersion | null;
+    if ("id" in target) code = await store.byId(target.id, "code");
+    else code = await store.byPath(parseArtifactPath(target.path, { entity: jobPath.entity, project: jobPath.project }), "code");
+    if (!code) throw new LaunchError(`Job ${jobName}: no code artifact found for ${ref}`);
+    if (code.state === "DELETED") throw new LaunchError(`Job ${jobName} references deleted code artifact ${code.name}`);
+    await store.download(code, codeDir);
+  }
+
+  async markRunning(item: QueueItem, details: { runId: string; image: string | null }): Promise<void> {
+    this.#log.debug({ item: item.id, runId: details.runId }, "run handed to runner");
+    await this.#reportStatus("RUNNING");
+  }
+
+  async isStopRequested(item: QueueItem, runSpec: RunSpec, runId: string): Promise<boolean> {
+    try {
+      const data = await this.#api.request(
+        ops.RunStoppedStatus,
+        { projectName: targetProject(runSpec), entityName: runSpec.entity ?? this.#entity, runId },
+        { maxAttempts: this.#timings.pollAttempts },
+      );
+      return data.project?.run?.stopped === true;
+    } catch (err) {
+      if (err instanceof WandbAuthError) throw err;
+      // Asked again next tick; a missing answer must not stop a healthy run.
+      this.#log.debug({ item: item.id, err: errorMessage(err) }, "could not read the run's stop status");
+      return false;
+    }
+  }
+
+  async complete(item: QueueItem, runSpec: RunSpec, runId: string, outcome: RunOutcome): Promise<void> {
+    this.#schedulers.delete(item.id);
+    switch (outcome.status) {
+      case "finished":
+        if (!(await this.#runStarted(runSpec, runId))) {
+          await this.fail(item, "run", "The submitted job exited successfully but failed to call wandb.init");
+        }
+        return;
+      case "failed":
+        await this.fail(item, "run", outcome.message ?? failedMessage(outcome));
+        return;
+      case "preempted":
+        await this.#requeue(item, runSpec, runId);
+        return;
+      case "stopped":
+      case "interrupted":
+        return; // W&B already knows: the user stopped it, or the agent is going away
+    }
+  }
+
+  async fail(item: QueueItem, stage: FailureStage, message: string): Promise<void> {
+    this.#schedulers.delete(item.id);
+    const res = await this.#api.request(ops.FailRunQueueItem, { runQueueItemId: item.id, message, stage, filePaths: null });
+    if (!res.failRunQueueItem?.success) this.#log.warn({ item: item.id, stage }, "W&B did not accept the failure report");
+  }
+
+  async warn(item: QueueItem, stage: string, message: string): Promise<void> {
+    const res = await this.#api.request(ops.UpdateRunQueueItemWarning, { runQueueItemId: item.id, message, stage, filePaths: [] });
+    if (!res.updateRunQueueItemWarning?.success) this.#log.warn({ item: item.id, stage }, "W&B did not accept the warning");
+  }
+
+  runCredentials(): RunCredentials {
+    return this.#creds ? { baseUrl: this.#creds.baseUrl, apiKey: this.#creds.apiKey } : {};
+  }
+
+  async shutdown(): Promise<void> {
+    if (!this.#transport || !this.#agentId) return;
+    // Stop retries in flight so an outage cannot hold up shutdown; KILLED then gets one attempt.
+    this.#transport.close();
+    await this.#reportStatus("KILLED");
+  }
+
+  /** RunState polled with backoff: anything but `pending` means the run called wandb.init. */
+  async #runStarted(runSpec: RunSpec, runId: string): Promise<boolean> {
+    const entity = runSpec.entity ?? this.#entity;
+    const project = targetProject(runSpec);
+    if (!entity || !project) return false;
+    for (const wait of [0, ...this.#timings.runStateDelaysMs]) {
+      if (wait > 0) await this.#timings.sleep(wait);
+      try {
+        const data = await this.#api.request(ops.RunState, { project, entity, name: runId });
+        const state = data.project?.run?.state;
+        if (state && state !== "pending") return true;
+      } catch (err) {
+        if (err instanceof WandbAuthError) throw err;
+        this.#log.debug({ runId, err: errorMessage(err) }, "run not visible in W&B yet");
+      }
+    }
+    return false;
+  }
+
+  async #requeue(item: QueueItem, runSpec: RunSpec, runId: string): Promise<void> {
+    const resumes = runSpec._resume_count ?? 0;
+    if (resumes >= MAX_RESUMES) {
+      await this.fail(item, "run", `Run ${runId} was preempted again after ${MAX_RESUMES} resumes; not requeueing it`);
+      return;
+    }
+    const { sweep_id: _sweep, ...rest } = runSpec;
+    const spec = { ...rest, run_id: runId, _resume_count: resumes + 1 };
+    const res = await this.#api.request(ops.PushToRunQueueByName, {
+      entityName: this.#agent.entity,
+      projectName: ops.LAUNCH_PROJECT,
+      queueName: item.queue,
+      runSpec: JSON.stringify(spec),
+    });
+    this.#log.info({ item: item.id, newItem: res.pushToRunQueueByName?.runQueueItemId, runId, resume: resumes + 1 }, "preempted run requeued");
+  }
+
+  async #reportStatus(status: "POLLING" | "RUNNING" | "KILLED"): Promise<void> {
+    try {
+      const res = await this.#api.request(ops.UpdateLaunchAgent, { agentId: this.#agent.id, agentStatus: status }, { maxAttempts: this.#timings.pollAttempts });
+      if (!res.updateLaunchAgent?.success) this.#log.warn(`Failed to update agent status to ${status}`);
+    } catch (err) {
+      if (err instanceof WandbAuthError) throw err;
+      this.#log.warn({ err: errorMessage(err) }, `Failed to update agent status to ${status}`);
+    }
+  }
+
+  /** Loop calls: everything but a rejected key becomes WandbUnavailableError, which the loop rides out. */
+  async #loopCall<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WandbAuthError || isTransientError(err)) throw err;
+      throw new WandbUnavailableError(operation, errorMessage(err), { cause: err });
+    }
+  }
+}
+
+/** runSpec arrives as a JSON scalar (object) or, from older servers, a JSON string; a bad string is kept raw for the pipeline to reject. */
+export function parseRunSpec(raw: unknown): unknown {
+  if (typeof raw !== "string") return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+function targetProject(runSpec: RunSpec): string | null {
+  return runSpec.project ? runSpec.project.toLowerCase() : null;
+}
+
+function failedMessage(outcome: RunOutcome): string {
+  return outcome.exitCode != null ? `The submitted run failed with exit code ${outcome.exitCode}` : "The submitted run failed";
+}
