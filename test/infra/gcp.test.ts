@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateAgentConfig } from "../../agent/config/index.js";
 import {
@@ -245,6 +246,22 @@ describe("GcpLaunchEnvironment argument errors", () => {
     expect(() => new GcpLaunchEnvironment("bad3", { ...BASE, imageName: "team/jobs" })).toThrow(/imageName = "team\/jobs"/);
     expect(() => new GcpLaunchEnvironment("bad4", { ...BASE, contextPrefix: "/ctx/" })).toThrow(/contextPrefix/);
     expect(() => new GcpLaunchEnvironment("bad5", { ...BASE, project: "example.com:ml" })).toThrow(/project = "example.com:ml"/);
+  });
+
+  it("falls back to the gcp:project and gcp:region stack config", async () => {
+    pulumi.runtime.setAllConfig({ "gcp:project": "cfg-proj", "gcp:region": "europe-west4" });
+    try {
+      const { project: _p, region: _r, ...rest } = BASE;
+      const env = new GcpLaunchEnvironment("fromcfg", rest);
+      expect(await promiseOf(env.outputs.destination)).toMatch(/^europe-west4-docker\.pkg\.dev\/cfg-proj\//);
+      expect(await promiseOf(env.outputs.region)).toBe("europe-west4");
+      await settle();
+      expect(mocks.one("gcp:serviceaccount/iAMMember:IAMMember", "fromcfg").inputs.member).toBe(
+        "serviceAccount:cfg-proj.svc.id.goog[wandb/wandb-launch-agent]",
+      );
+    } finally {
+      pulumi.runtime.setAllConfig({});
+    }
   });
 
   it("asks for gcp:project when neither the argument nor the stack config gives one", () => {
