@@ -75,11 +75,20 @@ export async function busyboxJob(marker: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "busybox-job-"));
   await copyFile(BUSYBOX, join(dir, "busybox"));
   await writeFile(join(dir, "marker.txt"), `${marker}\n`);
+  // No shell in a FROM-scratch image until busybox installs its applets (exec-form RUN needs none).
   await writeFile(
     join(dir, "Dockerfile.wandb"),
-    ["FROM scratch", "COPY busybox /bin/busybox", "COPY marker.txt /marker.txt", 'ENTRYPOINT ["/bin/busybox"]', ""].join("\n"),
+    [
+      "FROM scratch",
+      "COPY busybox /bin/busybox",
+      'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+      "WORKDIR /app",
+      "COPY marker.txt main.sh /app/",
+      'ENTRYPOINT ["/bin/sh"]',
+      "",
+    ].join("\n"),
   );
-  await writeFile(join(dir, "main.sh"), "echo hello from main.sh\n");
+  await writeFile(join(dir, "main.sh"), 'echo "marker: $(cat /app/marker.txt)"\necho "api key set: ${WANDB_API_KEY:+yes}"\necho "args: $*"\n');
   await writeFile(
     join(dir, "wandb-job.json"),
     JSON.stringify({ source_type: "artifact", source: { entrypoint: ["sh", "main.sh"] }, runtime: "3.11" }, null, 2),

@@ -22,3 +22,21 @@ describe("image name without a destination (§2.7)", () => {
     expect(sanitizedImageName("/tmp/jobs/hello")).toBe("tmp__jobs__hello");
   });
 });
+
+import { failedPackagesIn } from "../../../agent/builders/docker.js";
+
+describe("failed-packages marker (§2.6)", () => {
+  it("is recognised at the start of a line, also behind BuildKit's step prefix", () => {
+    expect(failedPackagesIn("ERROR: Failed to install: torch,foo. During automated build process.")).toBe("torch,foo");
+    expect(failedPackagesIn("#9 12.34 ERROR: Failed to install: a. During automated build process.")).toBe("a");
+  });
+  it("is not recognised inside an echoed command", () => {
+    expect(failedPackagesIn("Step 3/3 : RUN echo 'ERROR: Failed to install: x'")).toBeNull();
+  });
+});
+
+describe("failed-packages marker in coloured output", () => {
+  it("strips the colour escapes plain docker build adds to stderr", () => {
+    expect(failedPackagesIn("\u001b[91mERROR: Failed to install: torch. During automated build process.")).toBe("torch");
+  });
+});
