@@ -247,6 +247,20 @@ describe("AzureLaunchEnvironment outputs", () => {
       environment: { type: outputs.environmentType, region: outputs.region },
     });
     expect(result).toEqual({ valid: true, errors: [], warnings: [] });
+    // The validator is the real one: a destination with a tag, or a missing region key, is rejected.
+    const tagged = validateAgentConfig({
+      queues: ["default"],
+      builder: { type: "kaniko", destination: `${outputs.destination}:v1`, "build-context-store": outputs.buildContextStore },
+      environment: { type: "azure", region: null },
+    });
+    expect(tagged.valid).toBe(false);
+    expect(tagged.errors.map((e) => e.path)).toContain("builder.destination");
+    const noRegion = validateAgentConfig({
+      queues: ["default"],
+      builder: { type: "kaniko", destination: outputs.destination, "build-context-store": outputs.buildContextStore },
+      environment: { type: "azure" },
+    });
+    expect(noRegion.valid).toBe(false);
   });
 
   it("exposes the storage key for kaniko only as a secret, never in the non-secret outputs", async () => {

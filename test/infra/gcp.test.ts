@@ -234,6 +234,15 @@ describe("GcpLaunchEnvironment outputs", () => {
       environment: { type: env.outputs.environmentType, region: outputs.region },
     });
     expect(result).toEqual({ valid: true, errors: [], warnings: [] });
+    // The validator is the real one: the same config without GAR's image segment is rejected.
+    const noImage = outputs.destination.replace(/\/[^/]+$/, "");
+    const bad = validateAgentConfig({
+      queues: ["default"],
+      builder: { type: "kaniko", destination: noImage, "build-context-store": outputs.buildContextStore },
+      environment: { type: "gcp", region: outputs.region },
+    });
+    expect(bad.valid).toBe(false);
+    expect(bad.errors.map((e) => e.path)).toContain("builder.destination");
   });
 });
 
