@@ -62,7 +62,7 @@ beforeAll(async () => {
     3,
   );
   names.forEach((name, i) => runs.set(name, results[i]!));
-}, 300_000);
+}, 600_000);
 
 describe("fixture set", () => {
   it("has at least 30 configs, at least half invalid, each with an expectation", async () => {
