@@ -1,0 +1,109 @@
+// Build contexts in Google Cloud Storage: a resumable upload fed by the tar stream, on Application
+// Default Credentials (Workload Identity, GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC).
+import { pipeline } from "node:stream/promises";
+import { Storage } from "@google-cloud/storage";
+import type { GcsStorageUri } from "../config/uris.js";
+import { storageObjectKey } from "../config/uris.js";
+import { LaunchError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { abortError, firstLine, keyInStore, storeError } from "./errors.js";
+import { assertContextDir, contextTarball } from "./tarball.js";
+import type { ContextStore } from "./types.js";
+
+export interface GcsStoreOptions {
+  logger: Logger;
+  client?: Storage;
+}
+
+interface GcsErrorLike {
+  code?: number | string;
+  message?: string;
+  errors?: { reason?: string; message?: string }[];
+}
+
+const NO_CREDENTIALS =
+  "Give the agent Application Default Credentials: Workload Identity on GKE, GOOGLE_APPLICATION_CREDENTIALS pointing at a service-account key file, or `gcloud auth application-default login`.";
+
+export class GcsContextStore implements ContextStore {
+  readonly kind = "gcs" as const;
+  private readonly client: Storage;
+  private readonly logger: Logger;
+  private readonly base: string;
+
+  constructor(
+    readonly store: GcsStorageUri,
+    opts: GcsStoreOptions,
+  ) {
+    this.logger = opts.logger;
+    this.base = `gs://${store.bucket}`;
+    this.client = opts.client ?? new Storage();
+  }
+
+  private fail(operation: string, err: unknown, permission: string): LaunchError {
+    if (err instanceof LaunchError) return err;
+    const e = (err ?? {}) as GcsErrorLike;
+    const status = typeof e.code === "number" ? e.code : Number(e.code);
+    const message = firstLine(e.message);
+    const b = this.store.bucket;
+    if (/Could not load the default credentials|default credentials|invalid_grant|Could not refresh access token/i.test(message)) {
+      return storeError(this.store, operation, "No usable Google Cloud credentials", message, NO_CREDENTIALS, err);
+    }
+    if (status === 404 && (operation === "buckets.get" || /bucket/i.test(message))) {
+      return storeError(this.store, operation, `Bucket ${b} does not exist`, null, "Create the bucket or correct builder.build-context-store.", err);
+    }
+    if (status === 401 || status === 403) {
+      return storeError(
+        this.store,
+        operation,
+        `Bucket ${b} is not accessible`,
+        message,
+        `The agent's Google service account needs ${permission} on gs://${b} (roles/storage.objectAdmin on the bucket grants what the agent uses; add roles/storage.legacyBucketReader for the bucket check).`,
+        err,
+      );
+    }
+    return storeError(this.store, operation, "GCS request failed", `${Number.isFinite(status) ? `HTTP ${status}: ` : ""}${message}`, "Check the bucket name and the agent's network access to storage.googleapis.com.", err);
+  }
+
+  async verify(): Promise<void> {
+    try {
+      await this.client.bucket(this.store.bucket).getMetadata();
+    } catch (err) {
+      throw this.fail("buckets.get", err, "storage.buckets.get");
+    }
+  }
+
+  async uploadContext(dir: string, objectName: string, signal?: AbortSignal): Promise<string> {
+    await assertContextDir(dir);
+    if (signal?.aborted) throw abortError(signal);
+    const key = storageObjectKey(this.store, objectName);
+    const tarball = contextTarball(dir);
+    // Resumable without chunkSize: one streamed request; the SDK keeps only the last chunk for retries.
+    const sink = this.client.bucket(this.store.bucket).file(key).createWriteStream({
+      resumable: true,
+      contentType: "application/gzip",
+      validation: "crc32c",
+    });
+    const started = Date.now();
+    this.logger.info({ store: this.store.uri, key }, "uploading build context to GCS");
+    try {
+      await (signal ? pipeline(tarball.stream, sink, { signal }) : pipeline(tarball.stream, sink));
+    } catch (err) {
+      if (signal?.aborted) throw abortError(signal);
+      throw this.fail("objects.insert", err, "storage.objects.create");
+    }
+    const uri = `${this.base}/${key}`;
+    this.logger.info({ uri, bytes: tarball.bytes(), ms: Date.now() - started }, "build context uploaded");
+    return uri;
+  }
+
+  async deleteContext(uri: string): Promise<void> {
+    const key = keyInStore(this.store, this.base, uri);
+    try {
+      // Already gone counts as deleted: cleanup may run twice.
+      await this.client.bucket(this.store.bucket).file(key).delete({ ignoreNotFound: true });
+    } catch (err) {
+      throw this.fail("objects.delete", err, "storage.objects.delete");
+    }
+    this.logger.debug({ uri }, "build context deleted");
+  }
+}

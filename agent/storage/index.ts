@@ -1,0 +1,59 @@
+// Picks the build-context store for `builder.build-context-store` (reference §1.5.1, §6.3).
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Storage } from "@google-cloud/storage";
+import type { BlobServiceClient } from "@azure/storage-blob";
+import { classifyStorageUri, type StorageUri } from "../config/uris.js";
+import type { Logger } from "../log.js";
+import { AzureContextStore } from "./azure.js";
+import { GcsContextStore } from "./gcs.js";
+import { S3ContextStore, type ChecksumMode } from "./s3.js";
+import type { ContextStore, ContextStoreKind } from "./types.js";
+
+export type { ContextStore, ContextStoreKind } from "./types.js";
+export { S3ContextStore, S3_PART_SIZE, S3_QUEUE_SIZE, type ChecksumMode } from "./s3.js";
+export { GcsContextStore } from "./gcs.js";
+export { AzureContextStore, AZURE_BLOCK_SIZE, AZURE_CONCURRENCY } from "./azure.js";
+export { contextTarball, assertContextDir } from "./tarball.js";
+export { STORE_KEY } from "./errors.js";
+
+export interface ContextStoreOptions {
+  /** The config's `environment` block: its region is the S3 client's region. */
+  environment?: { type?: string; region?: string | null } | null;
+  logger: Logger;
+  /** Pre-built clients (tests, or a caller that already has one); default: each cloud's default chain. */
+  clients?: { s3?: S3Client; gcs?: Storage; azure?: BlobServiceClient };
+  /** S3 flexible-checksum mode for the default client (see S3StoreOptions.checksums). */
+  s3Checksums?: ChecksumMode;
+}
+
+const CLOUD_OF: Record<ContextStoreKind, string> = { s3: "aws", gcs: "gcp", azure: "azure" };
+
+/**
+ * The ContextStore for a `builder.build-context-store` URI. Throws ConfigError naming the key when
+ * the URI is not an S3, GCS or Azure Blob location. Credentials come from the store's own cloud
+ * chain whatever `environment.type` says (the official agent instead fails when they differ); a
+ * mismatch is logged as a warning because it usually means a copy-pasted config.
+ */
+export function contextStoreFor(uri: string, opts: ContextStoreOptions): ContextStore {
+  const store: StorageUri = classifyStorageUri(uri);
+  const envType = opts.environment?.type;
+  if (envType && envType !== CLOUD_OF[store.kind]) {
+    opts.logger.warn(
+      { store: store.uri, environment: envType },
+      `builder.build-context-store is a ${store.kind} location but environment.type is ${envType}; using the ${CLOUD_OF[store.kind]} default credential chain for the store`,
+    );
+  }
+  switch (store.kind) {
+    case "s3":
+      return new S3ContextStore(store, {
+        logger: opts.logger,
+        region: opts.environment?.region ?? null,
+        ...(opts.clients?.s3 ? { client: opts.clients.s3 } : {}),
+        ...(opts.s3Checksums ? { checksums: opts.s3Checksums } : {}),
+      });
+    case "gcs":
+      return new GcsContextStore(store, { logger: opts.logger, ...(opts.clients?.gcs ? { client: opts.clients.gcs } : {}) });
+    case "azure":
+      return new AzureContextStore(store, { logger: opts.logger, ...(opts.clients?.azure ? { client: opts.clients.azure } : {}) });
+  }
+}
