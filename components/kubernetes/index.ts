@@ -1,0 +1,3 @@
+export * from "./agent-image.js";
+export * from "./launch-agent.js";
+export * from "./manifests.js";

@@ -1,0 +1,275 @@
+// Pure builders for every Kubernetes object the LaunchAgent creates. Values may be plain or pulumi Inputs, so the
+// component passes Outputs straight through (no resources created inside `apply`) and tests pass plain strings
+// and validate the result against the Kubernetes OpenAPI schema.
+import { createHash } from "node:crypto";
+import type * as pulumi from "@pulumi/pulumi";
+
+type In<T> = pulumi.Input<T>;
+export type Labels = Record<string, string>;
+
+/** Where the agent's home is inside the container; the official image uses the same path. */
+export const AGENT_HOME = "/home/launch_agent";
+/** The agent reads ~/.config/wandb/launch-config.yaml when no --config is given. */
+export const CONFIG_DIR = `${AGENT_HOME}/.config/wandb`;
+export const CONFIG_KEY = "launch-config.yaml";
+/** The key of the API key inside its Secret (the chart's and the official runner's convention). */
+export const API_KEY_SECRET_KEY = "password";
+export const AGENT_UID = 1000;
+
+export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
+
+/**
+ * Pod Security labels. Default for the agent namespace: enforce `baseline`, warn and audit `restricted`.
+ * The agent pod itself meets `restricted`, but kaniko build Jobs run in this namespace under the agent's
+ * ServiceAccount, and the kaniko executor must run as root to unpack image filesystems: `restricted` would
+ * reject every build. `baseline` still forbids privileged pods, host namespaces and hostPath volumes.
+ */
+export function podSecurityLabels(enforce: PodSecurityLevel = "baseline", warn: PodSecurityLevel = "restricted"): Labels {
+  return {
+    "pod-security.kubernetes.io/enforce": enforce,
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": warn,
+    "pod-security.kubernetes.io/warn-version": "latest",
+    "pod-security.kubernetes.io/audit": warn,
+    "pod-security.kubernetes.io/audit-version": "latest",
+  };
+}
+
+/** Labels every object carries; the selector uses only name + instance so it never changes. */
+export function selectorLabels(instance: string): Labels {
+  return { "app.kubernetes.io/name": "wandb-launch-agent", "app.kubernetes.io/instance": instance };
+}
+export function commonLabels(instance: string): Labels {
+  return { ...selectorLabels(instance), "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "wandb-launch" };
+}
+
+export function namespaceManifest(name: string, instance: string, enforce?: PodSecurityLevel) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "Namespace" as const,
+    metadata: { name, labels: { ...commonLabels(instance), ...podSecurityLabels(enforce) } },
+  };
+}
+
+export function serviceAccountManifest(a: {
+  name: In<string>;
+  namespace: In<string>;
+  instance: string;
+  /** Workload-identity annotations from the launch environment. */
+  annotations: In<Record<string, string>>;
+  /** Workload-identity labels (Azure's webhook also honours `azure.workload.identity/use` on the pod only). */
+  labels?: In<Labels>;
+}) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "ServiceAccount" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: a.labels ?? commonLabels(a.instance), annotations: a.annotations },
+    // The agent talks to the API server with this token; kaniko and run pods get their own mounts.
+    automountServiceAccountToken: true,
+  };
+}
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/**
+ * Rules in the agent's own namespace, on top of the run rules (the agent namespace is always a run target).
+ * Kaniko auth ConfigMaps (`docker-config-<job>`) are created and deleted per build; they are immutable, so no
+ * update/patch, and the agent never lists them.
+ */
+export const AGENT_NAMESPACE_RULES: PolicyRule[] = [{ apiGroups: [""], resources: ["configmaps"], verbs: ["create", "get", "delete"] }];
+
+/**
+ * Rules in every namespace the agent runs jobs in (and its own, where kaniko build Jobs run). Compared with the
+ * chart's 7 verbs on everything:
+ * - Secrets: create/get/delete only. The runner creates the per-run API-key and pull Secrets, reads one back on
+ *   a 409 to compare it, and deletes it when the run ends. No list/watch (that would read every Secret in the
+ *   namespace) and no update/patch (it replaces by delete + create).
+ * - Pods: get/list/watch to monitor runs and find a Job's pod; pods/log get for logs. The agent never creates or
+ *   edits pods directly (Jobs do).
+ * - Jobs: create, delete (cancel), get/list/watch (monitor); jobs/status get (build wait loop).
+ * - No Volcano rules by default: pass `extraTargetRules` when a queue launches custom resources.
+ */
+export const TARGET_NAMESPACE_RULES: PolicyRule[] = [
+  { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "delete"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] },
+  { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
+];
+
+export function roleManifest(a: { name: string; namespace: In<string>; instance: string; rules: PolicyRule[] }) {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1" as const,
+    kind: "Role" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
+    rules: a.rules,
+  };
+}
+
+export function roleBindingManifest(a: {
+  name: string;
+  namespace: In<string>;
+  instance: string;
+  roleName: string;
+  serviceAccountName: In<string>;
+  serviceAccountNamespace: In<string>;
+}) {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1" as const,
+    kind: "RoleBinding" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: a.roleName },
+    subjects: [{ kind: "ServiceAccount", name: a.serviceAccountName, namespace: a.serviceAccountNamespace }],
+  };
+}
+
+export function configMapManifest(a: { name: string; namespace: In<string>; instance: string; launchConfigYaml: In<string> }) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "ConfigMap" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
+    data: { [CONFIG_KEY]: a.launchConfigYaml },
+  };
+}
+
+/** The API-key Secret, shaped like the one the official runner writes (basic-auth, key `password`). */
+export function apiKeySecretManifest(a: { name: string; namespace: In<string>; instance: string; apiKey: In<string> }) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "Secret" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: { ...commonLabels(a.instance), "wandb.ai/created-by": "pulumi" } },
+    type: "kubernetes.io/basic-auth" as const,
+    stringData: { [API_KEY_SECRET_KEY]: a.apiKey },
+  };
+}
+
+/** The storage-account key kaniko reads Azure build contexts with; the official agent looks for it by this name. */
+export function azureStorageKeySecretManifest(a: { name: string; namespace: In<string>; instance: string; key: In<string> }) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "Secret" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: { ...commonLabels(a.instance), "wandb.ai/created-by": "pulumi" } },
+    type: "kubernetes.io/basic-auth" as const,
+    stringData: { [API_KEY_SECRET_KEY]: a.key },
+  };
+}
+
+/** sha256 of a value, for pod-template annotations that roll the Deployment when the value changes. */
+export function checksum(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: Record<string, unknown>;
+}
+
+export interface ResourceRequirements {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+/** Requests for an idle poller that spikes while tarring a build context; the memory limit bounds a leak. */
+export const DEFAULT_RESOURCES: ResourceRequirements = {
+  requests: { cpu: "100m", memory: "256Mi" },
+  limits: { cpu: "1", memory: "1Gi" },
+};
+
+export interface DeploymentInputs {
+  name: string;
+  namespace: In<string>;
+  instance: string;
+  image: In<string>;
+  serviceAccountName: In<string>;
+  configMapName: string;
+  apiKeySecretName: In<string>;
+  apiKeySecretKey?: string;
+  baseUrl: In<string>;
+  /** Pod-template labels: selector labels plus workload-identity labels. */
+  podLabels: In<Labels>;
+  /** Pod-template annotations, including the config and secret checksums. */
+  podAnnotations: In<Record<string, string>>;
+  replicas?: number;
+  resources?: ResourceRequirements;
+  /** Extra container env (plain values or valueFrom references, never secret values). */
+  extraEnv?: EnvVar[];
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  nodeSelector?: Record<string, string>;
+}
+
+export function deploymentManifest(d: DeploymentInputs) {
+  return {
+    apiVersion: "apps/v1" as const,
+    kind: "Deployment" as const,
+    metadata: { name: d.name, namespace: d.namespace, labels: commonLabels(d.instance) },
+    spec: {
+      replicas: d.replicas ?? 1,
+      // Never two agents from one release at once: a config change stops the old agent before the new starts.
+      strategy: { type: "Recreate" },
+      selector: { matchLabels: selectorLabels(d.instance) },
+      template: {
+        metadata: { labels: d.podLabels, annotations: d.podAnnotations },
+        spec: {
+          serviceAccountName: d.serviceAccountName,
+          automountServiceAccountToken: true,
+          // Lets an in-flight poll finish and the agent report its state before SIGKILL.
+          terminationGracePeriodSeconds: 60,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: AGENT_UID,
+            runAsGroup: AGENT_UID,
+            fsGroup: AGENT_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          ...(d.nodeSelector ? { nodeSelector: d.nodeSelector } : {}),
+          containers: [
+            {
+              name: "launch-agent",
+              image: d.image,
+              imagePullPolicy: d.imagePullPolicy ?? "IfNotPresent",
+              env: [
+                { name: "HOME", value: AGENT_HOME },
+                {
+                  name: "WANDB_API_KEY",
+                  valueFrom: { secretKeyRef: { name: d.apiKeySecretName, key: d.apiKeySecretKey ?? API_KEY_SECRET_KEY } },
+                },
+                { name: "WANDB_BASE_URL", value: d.baseUrl },
+                // Kaniko build pods run under the agent's own ServiceAccount (and so its cloud identity).
+                { name: "WANDB_LAUNCH_SERVICE_ACCOUNT_NAME", valueFrom: { fieldRef: { fieldPath: "spec.serviceAccountName" } } },
+                ...(d.extraEnv ?? []),
+              ],
+              resources: d.resources ?? DEFAULT_RESOURCES,
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: AGENT_UID,
+                runAsGroup: AGENT_UID,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                privileged: false,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              volumeMounts: [
+                // Writable scratch: build contexts are tarred under /tmp, caches go to $HOME.
+                { name: "tmp", mountPath: "/tmp" },
+                { name: "home", mountPath: AGENT_HOME },
+                // A directory mount (not subPath) so the file lands at ~/.config/wandb/launch-config.yaml.
+                { name: "launch-config", mountPath: CONFIG_DIR, readOnly: true },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "tmp", emptyDir: { sizeLimit: "4Gi" } },
+            { name: "home", emptyDir: { sizeLimit: "1Gi" } },
+            { name: "launch-config", configMap: { name: d.configMapName, items: [{ key: CONFIG_KEY, path: CONFIG_KEY }] } },
+          ],
+        },
+      },
+    },
+  };
+}

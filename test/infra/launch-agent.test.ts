@@ -1,0 +1,316 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { validateAgentConfig } from "../../agent/config/index.js";
+import { buildLaunchConfig, type LaunchConfigInputs, LaunchConfigError, renderLaunchConfig } from "../../components/launch-config.js";
+import {
+  AGENT_NAMESPACE_RULES,
+  apiKeySecretManifest,
+  checksum,
+  configMapManifest,
+  deploymentManifest,
+  namespaceManifest,
+  roleBindingManifest,
+  roleManifest,
+  serviceAccountManifest,
+  TARGET_NAMESPACE_RULES,
+} from "../../components/kubernetes/manifests.js";
+import type { LaunchEnvironmentOutputs } from "../../components/types.js";
+import { validateKubernetesObject } from "./k8s-schema.js";
+import { installMocks, isSecretOutput, type MockRecorder, promiseOf, settle } from "./mocks.js";
+
+const run = promisify(execFile);
+
+const CLOUDS: Record<string, LaunchConfigInputs> = {
+  aws: {
+    environmentType: "aws",
+    region: "us-west-2",
+    destination: "123456789012.dkr.ecr.us-west-2.amazonaws.com/launch",
+    buildContextStore: "s3://acme-launch-contexts/build-contexts",
+    queues: ["gpu"],
+    entity: "acme",
+    maxJobs: 4,
+  },
+  gcp: {
+    environmentType: "gcp",
+    region: "us-central1",
+    destination: "us-central1-docker.pkg.dev/my-project/launch/runs",
+    buildContextStore: "gs://acme-launch-contexts/build-contexts",
+    queues: ["gpu", "cpu"],
+  },
+  azure: {
+    environmentType: "azure",
+    region: "eastus",
+    destination: "acmelaunch.azurecr.io/launch",
+    buildContextStore: "https://acmelaunch.blob.core.windows.net/build-contexts",
+    queues: ["gpu"],
+    maxJobs: -1,
+  },
+  kubernetes: {
+    environmentType: "aws",
+    region: "us-east-1",
+    destination: "registry.example.com/team/launch",
+    buildContextStore: "s3://contexts/launch",
+    queues: ["onprem"],
+    genericRegistry: true,
+  },
+};
+
+describe("renderLaunchConfig", () => {
+  it.each(Object.keys(CLOUDS))("%s: writes builder.destination, environment.region, kaniko and the context store", (cloud) => {
+    const inputs = CLOUDS[cloud]!;
+    const doc = parse(renderLaunchConfig(inputs)) as Record<string, unknown>;
+    expect(doc.queues).toEqual(inputs.queues);
+    expect(doc.max_jobs).toBe(inputs.maxJobs ?? 1);
+    expect(doc).not.toHaveProperty("registry");
+    expect(doc.builder).toEqual({ type: "kaniko", destination: inputs.destination, "build-context-store": inputs.buildContextStore });
+    const env = doc.environment as Record<string, unknown>;
+    expect(Object.keys(env)).toEqual(["type", "region"]);
+    expect(env.type).toBe(inputs.environmentType);
+    expect(env.region).toBe(cloud === "azure" ? null : inputs.region);
+    const result = validateAgentConfig(doc);
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toEqual(cloud === "kubernetes" ? [expect.stringContaining("Unable to recognize registry type")] : []);
+  });
+
+  it("passes `launch-agent config validate` with no warnings (the agent's own CLI)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "launch-config-"));
+    try {
+      const results = await Promise.all(
+        ["aws", "gcp", "azure"].map(async (cloud) => {
+          const file = join(dir, `${cloud}.yaml`);
+          await writeFile(file, renderLaunchConfig(CLOUDS[cloud]!));
+          const { stdout } = await run(process.execPath, ["bin/launch-agent.js", "config", "validate", file, "--json"]);
+          return JSON.parse(stdout) as { valid: boolean; errors: unknown[]; warnings: unknown[] };
+        }),
+      );
+      for (const r of results) expect(r).toEqual({ valid: true, errors: [], warnings: [] });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects what the agent rejects, naming the field", () => {
+    expect(() => renderLaunchConfig({ ...CLOUDS.aws!, destination: "123456789012.dkr.ecr.us-west-2.amazonaws.com/launch:v1" })).toThrow(
+      /builder\.destination/,
+    );
+    expect(() => renderLaunchConfig({ ...CLOUDS.aws!, buildContextStore: "ftp://x/y" })).toThrow(LaunchConfigError);
+    expect(() => renderLaunchConfig({ ...CLOUDS.gcp!, region: null })).toThrow(/region/);
+    expect(() => renderLaunchConfig({ ...CLOUDS.aws!, queues: [] })).toThrow(/wandb-launch:queues/);
+  });
+
+  it("treats agent warnings as errors", () => {
+    // An unrecognised registry is only accepted when the caller declares a generic registry.
+    expect(() => renderLaunchConfig({ ...CLOUDS.kubernetes!, genericRegistry: false })).toThrow(/warning: Unable to recognize registry type/);
+    expect(() => renderLaunchConfig({ ...CLOUDS.aws!, queues: ["a", "a"] })).toThrow(/listed more than once/);
+    expect(() => renderLaunchConfig({ ...CLOUDS.aws!, kanikoConfig: { spec: { containers: [] } } })).toThrow(/kaniko-config/);
+  });
+
+  it("writes optional builder settings under the agent's key names", () => {
+    const doc = buildLaunchConfig({ ...CLOUDS.aws!, kanikoImage: "ghcr.io/x/kaniko:v1", buildJobName: "build", verbosity: 1, maxSchedulers: 2 });
+    expect(doc).toMatchObject({
+      max_schedulers: 2,
+      verbosity: 1,
+      builder: { "kaniko-image": "ghcr.io/x/kaniko:v1", "build-job-name": "build" },
+    });
+    expect(validateAgentConfig(doc)).toEqual({ valid: true, errors: [], warnings: [] });
+  });
+});
+
+describe("Kubernetes manifests", () => {
+  const deployment = deploymentManifest({
+    name: "launch",
+    namespace: "wandb",
+    instance: "launch",
+    image: "registry.example.com/launch-agent@sha256:abc",
+    serviceAccountName: "wandb-launch-agent",
+    configMapName: "launch-config",
+    apiKeySecretName: "wandb-api-key-launch",
+    baseUrl: "https://api.wandb.ai",
+    podLabels: { "app.kubernetes.io/name": "wandb-launch-agent", "app.kubernetes.io/instance": "launch" },
+    podAnnotations: { "checksum/config": "a", "checksum/secret": "b" },
+  });
+
+  it("every object validates against the Kubernetes schema", () => {
+    for (const obj of [
+      namespaceManifest("wandb", "launch"),
+      serviceAccountManifest({ name: "sa", namespace: "wandb", instance: "launch", annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x" } }),
+      roleManifest({ name: "r", namespace: "wandb", instance: "launch", rules: TARGET_NAMESPACE_RULES }),
+      roleManifest({ name: "r2", namespace: "wandb", instance: "launch", rules: AGENT_NAMESPACE_RULES }),
+      roleBindingManifest({ name: "rb", namespace: "ml", instance: "launch", roleName: "r", serviceAccountName: "sa", serviceAccountNamespace: "wandb" }),
+      configMapManifest({ name: "c", namespace: "wandb", instance: "launch", launchConfigYaml: "queues: [a]\n" }),
+      apiKeySecretManifest({ name: "s", namespace: "wandb", instance: "launch", apiKey: "k" }),
+      deployment,
+    ]) {
+      validateKubernetesObject(obj);
+    }
+    expect(() => validateKubernetesObject({ ...deployment, spec: { ...deployment.spec, replicas: "1" } })).toThrow(/replicas must be integer/);
+  });
+
+  it("the agent pod meets the restricted Pod Security standard", () => {
+    const pod = deployment.spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    const [c] = pod.containers;
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(pod.volumes.every((v) => "emptyDir" in v || "configMap" in v)).toBe(true);
+    expect(c.volumeMounts.map((m) => m.mountPath)).toEqual(["/tmp", "/home/launch_agent", "/home/launch_agent/.config/wandb"]);
+    expect(pod.volumes.find((v) => v.name === "launch-config")).toEqual({
+      name: "launch-config",
+      configMap: { name: "launch-config", items: [{ key: "launch-config.yaml", path: "launch-config.yaml" }] },
+    });
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: "WANDB_API_KEY", valueFrom: { secretKeyRef: { name: "wandb-api-key-launch", key: "password" } } },
+        { name: "WANDB_BASE_URL", value: "https://api.wandb.ai" },
+        { name: "WANDB_LAUNCH_SERVICE_ACCOUNT_NAME", valueFrom: { fieldRef: { fieldPath: "spec.serviceAccountName" } } },
+      ]),
+    );
+    expect(namespaceManifest("wandb", "launch").metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "baseline",
+      "pod-security.kubernetes.io/warn": "restricted",
+    });
+  });
+
+  it("RBAC grants no list/watch on Secrets, no wildcards and no edits of pods", () => {
+    const rules = [...TARGET_NAMESPACE_RULES, ...AGENT_NAMESPACE_RULES];
+    for (const r of rules) {
+      expect(r.verbs).not.toContain("*");
+      expect(r.resources).not.toContain("*");
+      if (r.resources.includes("secrets")) expect(r.verbs.filter((v) => ["list", "watch", "update", "patch"].includes(v))).toEqual([]);
+      if (r.resources.includes("pods")) expect(r.verbs.sort()).toEqual(["get", "list", "watch"]);
+    }
+  });
+});
+
+describe("LaunchAgent (Pulumi mocks)", () => {
+  let mocks: MockRecorder;
+  let LaunchAgent: typeof import("../../components/kubernetes/launch-agent.js").LaunchAgent;
+  beforeAll(async () => {
+    mocks = await installMocks();
+    ({ LaunchAgent } = await import("../../components/kubernetes/launch-agent.js"));
+  });
+  beforeEach(() => mocks.clear());
+  afterAll(() => mocks.clear());
+
+  const env = (labels: Record<string, string> = {}): LaunchEnvironmentOutputs => ({
+    environmentType: "azure",
+    region: pulumi.output<string | null>(null),
+    destination: pulumi.output("acmelaunch.azurecr.io/launch"),
+    buildContextStore: pulumi.output("https://acmelaunch.blob.core.windows.net/build-contexts"),
+    serviceAccountAnnotations: pulumi.output<Record<string, string>>({ "azure.workload.identity/client-id": "cid" }),
+    podLabels: pulumi.output(labels),
+    identity: pulumi.output("cid"),
+  });
+  const config = renderLaunchConfig(CLOUDS.azure!);
+
+  async function deployAgent(extra: Partial<ConstructorParameters<typeof LaunchAgent>[1]> = {}) {
+    const agent = new LaunchAgent("launch", {
+      environment: env({ "azure.workload.identity/use": "true" }),
+      launchConfigYaml: config,
+      image: "acmelaunch.azurecr.io/launch@sha256:1234",
+      apiKey: pulumi.secret("0123456789abcdef0123456789abcdef01234567"),
+      targetNamespaces: ["ml-runs"],
+      ...extra,
+    });
+    await promiseOf(agent.deployment.id);
+    await promiseOf(agent.serviceAccountName);
+    await settle();
+    return agent;
+  }
+  const kube = () => mocks.resources.filter((r) => r.type.startsWith("kubernetes:"));
+
+  it("creates the namespace, identity-bound ServiceAccount, RBAC, config, secret and Deployment, all schema-valid", async () => {
+    const agent = await deployAgent();
+    expect(kube().map((r) => `${r.type} ${String((r.inputs.metadata as { namespace?: string }).namespace ?? "")}`).sort()).toEqual([
+      "kubernetes:apps/v1:Deployment wandb",
+      "kubernetes:core/v1:ConfigMap wandb",
+      "kubernetes:core/v1:Namespace ",
+      "kubernetes:core/v1:Secret wandb",
+      "kubernetes:core/v1:ServiceAccount wandb",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role ml-runs",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role wandb",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role wandb",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding ml-runs",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding wandb",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding wandb",
+    ]);
+    for (const r of kube()) validateKubernetesObject(r.inputs);
+    expect(await promiseOf(agent.namespace)).toBe("wandb");
+
+    const sa = mocks.one("kubernetes:core/v1:ServiceAccount").inputs.metadata as Record<string, Record<string, string>>;
+    expect(sa.name).toBe("wandb-launch-agent");
+    expect(sa.annotations).toEqual({ "azure.workload.identity/client-id": "cid" });
+
+    // Every binding names the agent's ServiceAccount in the agent namespace.
+    for (const b of mocks.byType("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")) {
+      expect(b.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "wandb-launch-agent", namespace: "wandb" }]);
+    }
+    expect(mocks.byType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")).toEqual([]);
+
+    expect((mocks.one("kubernetes:core/v1:ConfigMap").inputs.data as Record<string, string>)["launch-config.yaml"]).toBe(config);
+
+    const secret = mocks.one("kubernetes:core/v1:Secret");
+    expect(secret.inputs.type).toBe("kubernetes.io/basic-auth");
+    expect(secret.inputs.stringData).toEqual({ password: "0123456789abcdef0123456789abcdef01234567" });
+    expect(secret.secretPaths.some((p) => p.startsWith("stringData"))).toBe(true);
+    expect((secret.inputs.metadata as { labels: Record<string, string> }).labels["wandb.ai/created-by"]).toBe("pulumi");
+
+    const dep = mocks.one("kubernetes:apps/v1:Deployment");
+    expect(dep.secretPaths).toEqual([]); // the Deployment stays reviewable: no secret anywhere in it
+    const tpl = (dep.inputs.spec as { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } } }).template;
+    expect(tpl.metadata.labels["azure.workload.identity/use"]).toBe("true");
+    expect(tpl.metadata.annotations).toEqual({
+      "checksum/config": checksum(config),
+      "checksum/secret": checksum("wandb-api-key:0123456789abcdef0123456789abcdef01234567"),
+    });
+    expect(JSON.stringify(dep.inputs)).not.toContain("0123456789abcdef0123456789abcdef01234567");
+  });
+
+  it("rolls the pods when the config or the key changes", async () => {
+    await deployAgent({ launchConfigYaml: renderLaunchConfig({ ...CLOUDS.azure!, maxJobs: 2 }), apiKey: pulumi.secret("another-key") });
+    const tpl = (mocks.one("kubernetes:apps/v1:Deployment").inputs.spec as { template: { metadata: { annotations: Record<string, string> } } }).template;
+    expect(tpl.metadata.annotations["checksum/config"]).not.toBe(checksum(config));
+    expect(tpl.metadata.annotations["checksum/secret"]).toBe(checksum("wandb-api-key:another-key"));
+  });
+
+  it("references an existing API-key Secret instead of creating one", async () => {
+    await deployAgent({ apiKey: undefined, apiKeySecretName: "team-wandb-key", apiKeySecretKey: "token", createNamespace: false });
+    expect(mocks.byType("kubernetes:core/v1:Secret")).toEqual([]);
+    expect(mocks.byType("kubernetes:core/v1:Namespace")).toEqual([]);
+    const dep = mocks.one("kubernetes:apps/v1:Deployment").inputs as { spec: { template: { spec: { containers: Array<{ env: unknown[] }> } } } };
+    expect(dep.spec.template.spec.containers[0]!.env).toContainEqual({
+      name: "WANDB_API_KEY",
+      valueFrom: { secretKeyRef: { name: "team-wandb-key", key: "token" } },
+    });
+  });
+
+  it("creates the Azure storage-key Secret kaniko needs, and only in namespace wandb", async () => {
+    await deployAgent({ azureStorageAccessKey: pulumi.secret("storage-key==") });
+    const secrets = mocks.byType("kubernetes:core/v1:Secret");
+    const key = secrets.find((s) => (s.inputs.metadata as { name: string }).name === "azure-storage-access-key")!;
+    expect(key.inputs).toMatchObject({ type: "kubernetes.io/basic-auth", stringData: { password: "storage-key==" }, metadata: { namespace: "wandb" } });
+    expect(key.secretPaths.length).toBeGreaterThan(0);
+    expect(() => new LaunchAgent("x", { environment: env(), launchConfigYaml: config, image: "i", apiKey: "k", namespace: "ml", azureStorageAccessKey: "s" })).toThrow(
+      /namespace "wandb"/,
+    );
+  });
+
+  it("needs exactly one API-key source", () => {
+    expect(() => new LaunchAgent("y", { environment: env(), launchConfigYaml: config, image: "i" })).toThrow(/exactly one of apiKey/);
+  });
+
+  it("keeps the API key out of every non-secret output", async () => {
+    const agent = await deployAgent();
+    expect(await isSecretOutput(agent.deployment.spec)).toBe(false);
+  });
+});
