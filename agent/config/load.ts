@@ -147,7 +147,11 @@ export async function loadAgentConfig(opts: LoadOptions = {}): Promise<LoadedCon
     const candidate = defaultConfigPath(opts.homeDir);
     const exists = await stat(candidate).then(
       () => true,
-      (err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? false : Promise.reject(err)),
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT" || err.code === "ENOTDIR") return false;
+        const message = `Could not read the launch config file ${candidate}: ${err.message}`;
+        throw new ConfigError(message, [{ path: "", message }]);
+      },
     );
     // A missing default file is silently ignored (reference §1.2).
     if (exists) {

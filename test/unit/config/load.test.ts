@@ -66,6 +66,11 @@ describe("finding the file", () => {
     });
   });
 
+  it("also ignores a default path whose parent is not a directory", async () => {
+    await writeFile(join(home, ".config"), "not a directory");
+    expect((await loadAgentConfig({ homeDir: home, env: {} })).path).toBeNull();
+  });
+
   it("fails naming the path when the --config file is missing or a directory", async () => {
     for (const path of [join(dir, "nope.yaml"), dir]) {
       const err = await loadError({ configPath: path });
