@@ -48,7 +48,7 @@ export interface AzureLaunchEnvironmentArgs {
    * Purge untagged manifests after this many days (plain number, 0-365; ACR retention is Premium-only).
    * Default: unset, no retention policy. Never a count-based rule: kaniko's cache shares the repository.
    */
-  readonly untaggedRetentionDays?: number;
+  readonly untaggedImageExpirationDays?: number;
   /** Repository inside the registry, one segment of `[a-z0-9_-]` (the agent's ACR rule). Default `launch`. */
   readonly repositoryName?: pulumi.Input<string>;
   /** Storage account name (3-24 lowercase alphanumerics, globally unique). Default: component name + a stable hash. */
@@ -58,7 +58,7 @@ export interface AzureLaunchEnvironmentArgs {
   /** Private blob container for build contexts. Default `build-contexts`. */
   readonly containerName?: pulumi.Input<string>;
   /** Delete build contexts this many days after upload (plain number). Default 7. */
-  readonly contextRetentionDays?: number;
+  readonly contextExpirationDays?: number;
   /**
    * Keep shared-key access enabled on the storage account and expose its key as the secret output
    * `storageAccessKey` (plain boolean). Default `true`, because the official agent's kaniko builder reads
@@ -114,13 +114,13 @@ export class AzureLaunchEnvironment extends pulumi.ComponentResource {
       throw new AzureArgumentError(name, "registrySku", sku, "Use Basic, Standard or Premium.");
     }
     let retentionDays: number | undefined;
-    if (args.untaggedRetentionDays !== undefined) {
-      retentionDays = checkDays(name, "untaggedRetentionDays", args.untaggedRetentionDays, 0, 365);
+    if (args.untaggedImageExpirationDays !== undefined) {
+      retentionDays = checkDays(name, "untaggedImageExpirationDays", args.untaggedImageExpirationDays, 0, 365);
       if (sku !== "Premium") {
-        throw new AzureArgumentError(name, "untaggedRetentionDays", args.untaggedRetentionDays, `ACR retention policies need registrySku "Premium" (got "${sku}"); set registrySku: "Premium" or drop untaggedRetentionDays.`);
+        throw new AzureArgumentError(name, "untaggedImageExpirationDays", args.untaggedImageExpirationDays, `ACR retention policies need registrySku "Premium" (got "${sku}"); set registrySku: "Premium" or drop untaggedImageExpirationDays.`);
       }
     }
-    const contextDays = checkDays(name, "contextRetentionDays", args.contextRetentionDays ?? 7);
+    const contextDays = checkDays(name, "contextExpirationDays", args.contextExpirationDays ?? 7);
     const withKey = args.kanikoStorageAccessKey ?? true;
     if (withKey && typeof namespace === "string" && namespace !== KANIKO_STORAGE_KEY_SECRET.namespace) {
       void pulumi.log.warn(

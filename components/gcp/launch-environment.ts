@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
-import type { LaunchEnvironmentOutputs } from "../types.js";
+import type { LaunchEnvironmentOutputs, RegistryAuth } from "../types.js";
 import {
   ARTIFACT_REGISTRY_ROLE,
   CONTEXT_STORE_PERMISSIONS,
@@ -41,20 +41,22 @@ export interface GcpLaunchEnvironmentArgs {
   /** Image name inside the repository; GAR destinations must name one. Default `launch-job`. */
   readonly imageName?: pulumi.Input<string>;
   /** Delete untagged image versions older than this many days (plain number). Default 7. */
-  readonly untaggedImageRetentionDays?: number;
+  readonly untaggedImageExpirationDays?: number;
   /**
    * Also delete every image version, tagged or not, older than this many days (plain number).
    * Default: unset, tagged images are kept. The agent rebuilds an image whose tag has been deleted.
    */
-  readonly imageRetentionDays?: number;
+  readonly imageExpirationDays?: number;
   /** Bucket name (globally unique). Default: auto-named by Pulumi from the component name. */
   readonly bucketName?: pulumi.Input<string>;
   /** Object prefix for build contexts, no leading or trailing `/`; `""` uses the bucket root. Default `build-contexts`. */
   readonly contextPrefix?: string;
   /** Delete build contexts this many days after upload (plain number). Default 7. */
-  readonly contextRetentionDays?: number;
+  readonly contextExpirationDays?: number;
   /** Google service account id (6-30 chars). Default: auto-named by Pulumi from the component name. */
   readonly serviceAccountId?: pulumi.Input<string>;
+  /** Let `pulumi destroy` delete a bucket that still holds build contexts (plain boolean). Default false. */
+  readonly forceDestroy?: boolean;
   /** Resource labels applied to the repository and the bucket. Default `{}`. */
   readonly labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -94,10 +96,10 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
     const imageName = args.imageName ?? "launch-job";
     checkPlain(name, "imageName", imageName, isGarSegment, "Use letters, digits, `_` and `-` only: the agent's Artifact Registry URI rule allows one path segment.");
     checkPlain(name, "project", project, isGarSegment, "Domain-scoped projects (`example.com:proj`) do not fit the agent's Artifact Registry URI rule.");
-    const untaggedDays = checkDays(name, "untaggedImageRetentionDays", args.untaggedImageRetentionDays ?? 7);
+    const untaggedDays = checkDays(name, "untaggedImageExpirationDays", args.untaggedImageExpirationDays ?? 7);
     const anyDays =
-      args.imageRetentionDays === undefined ? undefined : checkDays(name, "imageRetentionDays", args.imageRetentionDays);
-    const contextDays = checkDays(name, "contextRetentionDays", args.contextRetentionDays ?? 7);
+      args.imageExpirationDays === undefined ? undefined : checkDays(name, "imageExpirationDays", args.imageExpirationDays);
+    const contextDays = checkDays(name, "contextExpirationDays", args.contextExpirationDays ?? 7);
     const prefix = args.contextPrefix ?? "build-contexts";
     if (!isObjectPrefix(prefix)) {
       throw new GcpArgumentError(name, "contextPrefix", prefix, "Use path segments of letters, digits, `.`, `_`, `-` joined by `/`, with no leading or trailing `/`.");
@@ -129,8 +131,8 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
         location: region,
         uniformBucketLevelAccess: true,
         publicAccessPrevention: "enforced",
-        // Keep `pulumi destroy` from silently deleting objects someone else may still rely on.
-        forceDestroy: false,
+        // Off by default: `pulumi destroy` must not silently delete objects someone may still rely on.
+        forceDestroy: args.forceDestroy ?? false,
         lifecycleRules: contextLifecycleRules(contextDays, prefix),
         labels,
       },
@@ -198,6 +200,16 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
       .all([this.serviceAccount.email, this.repositoryBinding.id, this.bucketBinding.id, this.workloadIdentityBinding.id])
       .apply(([e]) => e);
 
+    // The deployer's own OAuth token, for pushing the agent image during `pulumi up` when no image is named.
+    const token = gcp.organizations.getClientConfigOutput(parent).accessToken;
+    const registryAuth: pulumi.Output<RegistryAuth> = pulumi.secret(
+      pulumi.all([this.repository.location, token]).apply(([loc, password]) => ({
+        address: `${loc}-docker.pkg.dev`,
+        username: "oauth2accesstoken",
+        password,
+      })),
+    );
+
     this.outputs = {
       environmentType: "gcp",
       region: pulumi.output(region),
@@ -208,6 +220,7 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
       serviceAccountAnnotations: email.apply((e): Record<string, string> => ({ [GKE_SA_ANNOTATION]: e })),
       podLabels: pulumi.output<Record<string, string>>({}),
       identity: email,
+      registryAuth,
     };
 
     this.registerOutputs({

@@ -113,10 +113,10 @@ describe("AzureLaunchEnvironment resources", () => {
   });
 
   it("purges untagged manifests by age on a Premium registry, and refuses retention on Basic", async () => {
-    const { one } = await build("acrp", { registrySku: "Premium", untaggedRetentionDays: 14 });
+    const { one } = await build("acrp", { registrySku: "Premium", untaggedImageExpirationDays: 14 });
     expect(one(T.registry).inputs.policies).toEqual({ retentionPolicy: { days: 14, status: "enabled" } });
-    expect(() => new AzureLaunchEnvironment("acrb", { ...BASE, untaggedRetentionDays: 7 })).toThrow(
-      /untaggedRetentionDays = 7 is invalid\. ACR retention policies need registrySku "Premium" \(got "Basic"\)/,
+    expect(() => new AzureLaunchEnvironment("acrb", { ...BASE, untaggedImageExpirationDays: 7 })).toThrow(
+      /untaggedImageExpirationDays = 7 is invalid\. ACR retention policies need registrySku "Premium" \(got "Basic"\)/,
     );
   });
 
@@ -156,8 +156,8 @@ describe("AzureLaunchEnvironment resources", () => {
     });
   });
 
-  it("honours containerName and contextRetentionDays in the container and the policy", async () => {
-    const { one, outputs } = await build("lc2", { containerName: "ctx", contextRetentionDays: 2 });
+  it("honours containerName and contextExpirationDays in the container and the policy", async () => {
+    const { one, outputs } = await build("lc2", { containerName: "ctx", contextExpirationDays: 2 });
     const rule = (one(T.policy).inputs.policy as { rules: Array<{ definition: unknown }> }).rules[0]!;
     expect(rule.definition).toEqual({
       actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: 2 } } },
@@ -310,7 +310,7 @@ describe("AzureLaunchEnvironment arguments", () => {
     expect(() => new AzureLaunchEnvironment("bad2", { ...BASE, registryName: "my-registry" })).toThrow(/registryName = "my-registry"/);
     expect(() => new AzureLaunchEnvironment("bad3", { ...BASE, storageAccountName: "Bad_Name" })).toThrow(/storageAccountName/);
     expect(() => new AzureLaunchEnvironment("bad4", { ...BASE, repositoryName: "team/jobs" })).toThrow(/repositoryName = "team\/jobs".*nested ACR/);
-    expect(() => new AzureLaunchEnvironment("bad5", { ...BASE, contextRetentionDays: 0 })).toThrow(AzureArgumentError);
+    expect(() => new AzureLaunchEnvironment("bad5", { ...BASE, contextExpirationDays: 0 })).toThrow(AzureArgumentError);
     expect(() => new AzureLaunchEnvironment("bad6", { ...BASE, serviceAccountName: "Agent" })).toThrow(/serviceAccountName = "Agent"/);
   });
 });

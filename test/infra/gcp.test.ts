@@ -13,7 +13,7 @@ import {
 } from "../../components/gcp/index.js";
 import { customRoleId, repositoryIdFrom } from "../../components/gcp/policy.js";
 import { installGcpMocks } from "./gcp-mocks.js";
-import { promiseOf, settle, type MockRecorder, type RecordedResource } from "./mocks.js";
+import { isSecretOutput, promiseOf, settle, type MockRecorder, type RecordedResource } from "./mocks.js";
 
 let mocks: MockRecorder;
 let resources: RecordedResource[];
@@ -114,7 +114,7 @@ describe("GcpLaunchEnvironment resources", () => {
   });
 
   it("adds an any-tag age rule only when asked, with the given day counts", async () => {
-    const { one } = await build("repo2", { untaggedImageRetentionDays: 2, imageRetentionDays: 30 });
+    const { one } = await build("repo2", { untaggedImageExpirationDays: 2, imageExpirationDays: 30 });
     expect(one(T.repo).inputs.cleanupPolicies).toEqual([
       { id: "delete-untagged-after-2d", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: "172800s" } },
       { id: "delete-any-after-30d", action: "DELETE", condition: { tagState: "ANY", olderThan: "2592000s" } },
@@ -133,8 +133,13 @@ describe("GcpLaunchEnvironment resources", () => {
     ]);
   });
 
-  it("uses the bucket root when contextPrefix is empty, and honours contextRetentionDays", async () => {
-    const { one, outputs } = await build("root", { contextPrefix: "", contextRetentionDays: 3, bucketName: "acme-launch-ctx" });
+  it("lets forceDestroy through only when asked", async () => {
+    const { one } = await build("fd", { forceDestroy: true });
+    expect(one(T.bucket).inputs.forceDestroy).toBe(true);
+  });
+
+  it("uses the bucket root when contextPrefix is empty, and honours contextExpirationDays", async () => {
+    const { one, outputs } = await build("root", { contextPrefix: "", contextExpirationDays: 3, bucketName: "acme-launch-ctx" });
     expect(one(T.bucket).inputs.lifecycleRules).toEqual([{ action: { type: "Delete" }, condition: { age: 3 } }]);
     expect(outputs.buildContextStore).toBe("gs://acme-launch-ctx");
   });
@@ -222,6 +227,20 @@ describe("GcpLaunchEnvironment outputs", () => {
     expect(outputs.region).toBe("us-central1");
   });
 
+  it("offers the deployer's Artifact Registry login only as a secret, for pushing the agent image", async () => {
+    const { env, outputs } = await build("auth");
+    const auth = env.outputs.registryAuth!;
+    expect(auth).toBeDefined();
+    expect(await isSecretOutput(auth)).toBe(true);
+    const value = await promiseOf(auth);
+    expect(value).toEqual({ address: "us-central1-docker.pkg.dev", username: "oauth2accesstoken", password: "mock-gcp-access-token" });
+    expect(outputs.destination.startsWith(`${value.address}/`)).toBe(true);
+    for (const o of [env.outputs.destination, env.outputs.buildContextStore, env.outputs.identity, env.outputs.serviceAccountAnnotations]) {
+      expect(await isSecretOutput(o)).toBe(false);
+    }
+    expect(JSON.stringify(outputs)).not.toContain(value.password);
+  });
+
   it("produces a kaniko config the agent accepts without warnings", async () => {
     const { env, outputs } = await build("cfg");
     const m = GAR_URI.exec(outputs.destination);
@@ -251,7 +270,7 @@ describe("GcpLaunchEnvironment argument errors", () => {
     expect(() => new GcpLaunchEnvironment("bad1", { ...BASE, serviceAccountName: "Launch_Agent" })).toThrow(
       /serviceAccountName = "Launch_Agent" is invalid\. Use a Kubernetes ServiceAccount name/,
     );
-    expect(() => new GcpLaunchEnvironment("bad2", { ...BASE, contextRetentionDays: 0 })).toThrow(GcpArgumentError);
+    expect(() => new GcpLaunchEnvironment("bad2", { ...BASE, contextExpirationDays: 0 })).toThrow(GcpArgumentError);
     expect(() => new GcpLaunchEnvironment("bad3", { ...BASE, imageName: "team/jobs" })).toThrow(/imageName = "team\/jobs"/);
     expect(() => new GcpLaunchEnvironment("bad4", { ...BASE, contextPrefix: "/ctx/" })).toThrow(/contextPrefix/);
     expect(() => new GcpLaunchEnvironment("bad5", { ...BASE, project: "example.com:ml" })).toThrow(/project = "example.com:ml"/);
