@@ -17,6 +17,8 @@ export interface LaunchRequest {
   /** Base-image runs: the job's code is mounted into the image at /mnt/wandb instead of built into it (§2.8, §8.1). */
   mountCode?: boolean;
   logger: Logger;
+  /** Posts a warning on the queue item that does not fail it (e.g. a Kubernetes pod that cannot be scheduled). */
+  warn?(message: string): Promise<void> | void;
 }
 
 /** A run that has been started. `wait` settles once, with the end state. */

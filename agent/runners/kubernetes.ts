@@ -1,0 +1,169 @@
+import type { AgentConfig } from "../config/index.js";
+import { LaunchError } from "../errors.js";
+import type { RunOutcome } from "../backend/types.js";
+import { kubeError, kubeFailure, loadKubeClients, type KubeClients } from "../kube/client.js";
+import type { LaunchRequest, RunHandle, Runner } from "./types.js";
+import { checkKubernetesResourceArgs, checkSecureMode } from "./kubernetes-safety.js";
+import { API_KEY_ENV, buildRunJob, runNamespace } from "./kubernetes-manifest.js";
+import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret } from "./kubernetes-secret.js";
+import { monitorJob, type JobEnd } from "./kubernetes-monitor.js";
+
+export interface KubernetesRunnerOptions {
+  /** The agent config: `secure_mode` is enforced. */
+  config?: Pick<AgentConfig, "secure_mode">;
+  /** The agent's name (W&B launch agent name), for the `wandb.ai/agent` labels. Default `launch-agent`. */
+  agentName?: string;
+  /** API clients; default: from resource_args.kubernetes.configFile/context, else KUBECONFIG/~/.kube/config, else in-cluster. */
+  kube?: KubeClients;
+  /** WANDB_RELEASE_NAME (Helm): the key Secret is `wandb-api-key-<release>` and is kept. Default from the environment. */
+  releaseName?: string | null;
+  /** Lines of the pod log quoted in a failure message; default 20. */
+  logTailLines?: number;
+  /** Watch tuning for tests. */
+  watchTimeoutSeconds?: number;
+  retryDelayMs?: number;
+  /** Secret-creation retry tuning for tests. */
+  secretAttempts?: number;
+  secretBaseDelayMs?: number;
+}
+
+type Obj = Record<string, unknown>;
+
+/**
+ * Runs a launch as a batch/v1 Job (reference §8.3): the queue's `resource_args.kubernetes` is the
+ * Job manifest, checked for unsafe options, completed with the agent's defaults, labels and the run
+ * environment (API key by Secret reference), then watched until it ends.
+ */
+export class KubernetesRunner implements Runner {
+  readonly resource = "kubernetes";
+
+  constructor(private readonly opts: KubernetesRunnerOptions = {}) {}
+
+  async run(req: LaunchRequest): Promise<RunHandle> {
+    const raw = req.runSpec.resource_args?.kubernetes;
+    checkKubernetesResourceArgs(raw);
+    const resourceArgs: Obj = (raw as Obj | undefined) ?? {};
+    if (this.opts.config?.secure_mode) checkSecureMode(resourceArgs, req.runSpec);
+    if (req.mountCode) {
+      throw new LaunchError(
+        `job ${req.job.name} would run its code mounted into a base image, which the kubernetes runner does not support yet: configure builder.type kaniko (or docker) so the agent builds an image for it`,
+        "run",
+      );
+    }
+    const clients = this.opts.kube ?? this.clientsFor(resourceArgs);
+    const namespace = runNamespace(resourceArgs, clients.contextNamespace);
+    const log = req.logger.child({ runId: req.runId, namespace });
+    const release = this.opts.releaseName === undefined ? process.env.WANDB_RELEASE_NAME || null : this.opts.releaseName;
+    const apiKey = req.env[API_KEY_ENV];
+    const secretName = apiKey ? apiKeySecretName(req.runId, release) : null;
+
+    const manifest = buildRunJob({
+      resourceArgs,
+      runId: req.runId,
+      agentName: this.opts.agentName ?? "launch-agent",
+      entity: req.runSpec.entity ?? null,
+      project: req.runSpec.project ?? null,
+      image: req.image,
+      imageJob: req.job.job.source_type === "image",
+      entrypoint: req.entrypoint,
+      args: req.args,
+      overrideEntrypoint: (req.runSpec.overrides?.entry_point?.length ?? 0) > 0,
+      overrideArgs: req.runSpec.overrides?.args !== undefined,
+      env: req.env,
+      apiKeySecret: secretName,
+      namespace,
+    });
+
+    const dropSecret = async () => {
+      if (!secretName || release) return;
+      await deleteApiKeySecret(clients.core, secretName, namespace).catch((err: unknown) => log.warn({ err: kubeError(err).message }, "could not delete the API-key Secret"));
+    };
+    if (secretName && apiKey) {
+      await ensureApiKeySecret(clients.core, secretName, namespace, apiKey, {
+        logger: log,
+        ...(this.opts.secretAttempts !== undefined ? { attempts: this.opts.secretAttempts } : {}),
+        ...(this.opts.secretBaseDelayMs !== undefined ? { baseDelayMs: this.opts.secretBaseDelayMs } : {}),
+      });
+    }
+    let jobName: string;
+    try {
+      const created = await clients.batch.createNamespacedJob({ namespace, body: manifest });
+      jobName = created.metadata!.name!;
+    } catch (err) {
+      await dropSecret();
+      throw kubeFailure(`creating the run's Job in namespace ${namespace}`, err, "run");
+    }
+    const started = Date.now();
+    log.info({ job: jobName }, "created kubernetes job");
+
+    const monitor = monitorJob({
+      clients,
+      namespace,
+      jobName,
+      logger: log,
+      warn: (message) => void Promise.resolve(req.warn?.(message)).catch(() => undefined),
+      ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
+      ...(this.opts.retryDelayMs !== undefined ? { retryDelayMs: this.opts.retryDelayMs } : {}),
+    });
+    let cancelledAs: "stopped" | "interrupted" | null = null;
+    const logsHint = `kubectl logs -n ${namespace} job/${jobName}`;
+
+    const outcome: Promise<RunOutcome> = monitor.done.then(async (end: JobEnd) => {
+      const durationMs = Date.now() - started;
+      await dropSecret();
+      if (cancelledAs) return { status: cancelledAs, message: `run ${cancelledAs} by the agent (job ${namespace}/${jobName} deleted)`, durationMs };
+      switch (end.state) {
+        case "finished":
+          return { status: "finished", exitCode: 0, durationMs };
+        case "preempted":
+          return { status: "preempted", message: `job ${namespace}/${jobName} was preempted: ${end.reason}`, durationMs };
+        case "deleted":
+          return { status: "failed", message: `job ${namespace}/${jobName} was deleted before it finished`, durationMs };
+        case "failed": {
+          const tail = await this.logTail(clients, namespace, jobName);
+          return {
+            status: "failed",
+            message: `job ${namespace}/${jobName} failed: ${end.reason}. See its logs with: ${logsHint}${tail ? `\nlast output:\n${tail}` : ""}`,
+            durationMs,
+          };
+        }
+      }
+    });
+
+    return {
+      id: `${namespace}/${jobName}`,
+      wait: () => outcome,
+      cancel: async (reason) => {
+        if (cancelledAs) return void (await outcome);
+        cancelledAs = reason;
+        try {
+          // Background propagation so the pods go with the Job (the official default orphans them).
+          await clients.batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" });
+        } catch (err) {
+          if (kubeError(err).code !== 404) log.warn({ err: kubeError(err).message }, "could not delete the job");
+        }
+        monitor.stop();
+        await outcome;
+      },
+    };
+  }
+
+  private clientsFor(resourceArgs: Obj): KubeClients {
+    const configFile = typeof resourceArgs.configFile === "string" ? resourceArgs.configFile : undefined;
+    const context = typeof resourceArgs.context === "string" ? resourceArgs.context : undefined;
+    return loadKubeClients({ ...(configFile ? { kubeconfigPath: configFile } : {}), ...(context ? { context } : {}) });
+  }
+
+  /** The end of the first pod's log, best effort, to explain a failure without kubectl. */
+  private async logTail(clients: KubeClients, namespace: string, jobName: string): Promise<string> {
+    try {
+      const pods = await clients.core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
+      const pod = pods.items[0]?.metadata?.name;
+      if (!pod) return "";
+      const text = await clients.core.readNamespacedPodLog({ name: pod, namespace, tailLines: this.opts.logTailLines ?? 20 });
+      return String(text).trimEnd();
+    } catch {
+      return "";
+    }
+  }
+}

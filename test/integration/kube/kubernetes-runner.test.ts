@@ -1,0 +1,200 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Job } from "kubernetes-models/batch/v1/Job";
+import { startFakeKube, type FakeKube } from "../../fakes/kube-api.js";
+import { KubernetesRunner, type KubernetesRunnerOptions } from "../../../agent/runners/kubernetes.js";
+import type { LaunchRequest } from "../../../agent/runners/types.js";
+import type { RunSpec } from "../../../agent/jobs/run-spec.js";
+import { silentLogger } from "../../../agent/log.js";
+import * as k8s from "@kubernetes/client-node";
+import { kubeClientsFrom } from "../../../agent/kube/client.js";
+import { clientsFor, eventually, resolvedJob } from "./helpers.js";
+
+const API_KEY = "local-0123456789abcdef0123456789abcdef01234567";
+
+let fake: FakeKube;
+beforeEach(async () => {
+  fake = await startFakeKube({ namespaces: ["default", "wandb", "runs"] });
+});
+afterEach(() => fake.close());
+
+function runner(opts: Partial<KubernetesRunnerOptions> = {}) {
+  return new KubernetesRunner({ kube: clientsFor(fake), agentName: "agent-x", releaseName: null, watchTimeoutSeconds: 5, retryDelayMs: 50, ...opts });
+}
+
+function request(runSpec: RunSpec = {}, over: Partial<LaunchRequest> = {}): LaunchRequest & { warnings: string[] } {
+  const warnings: string[] = [];
+  return {
+    runId: "run00001",
+    runSpec: { entity: "ent", project: "proj", resource: "kubernetes", resource_args: { kubernetes: { namespace: "runs" } }, ...runSpec },
+    job: resolvedJob({ source_type: "artifact", source: { entrypoint: ["python", "train.py"] } }),
+    image: "127.0.0.1:5000/launch/job:0123abcd",
+    entrypoint: ["python", "train.py"],
+    args: [],
+    env: { WANDB_API_KEY: API_KEY, WANDB_PROJECT: "proj", WANDB_RUN_ID: "run00001" },
+    logger: silentLogger,
+    warn: (m: string) => void warnings.push(m),
+    warnings,
+    ...over,
+  };
+}
+
+const jobsIn = (ns: string) => fake.list("jobs", ns);
+const nameOf = (o: Record<string, unknown>) => (o.metadata as { name: string }).name;
+
+describe("KubernetesRunner against the fake API server", () => {
+  it("submits a schema-valid Job with the API key by Secret reference, then reports finished and removes the Secret", async () => {
+    const handle = await runner().run(request());
+    const [job] = jobsIn("runs");
+    expect(job).toBeDefined();
+    new Job(job as never).validate();
+    expect(handle.id).toBe(`runs/${nameOf(job!)}`);
+    expect(nameOf(job!)).toMatch(/^launch-ent-proj-[a-z0-9]{5}$/);
+    const posted = fake.requests.find((r) => r.method === "POST" && r.path.endsWith("/jobs"))!;
+    expect(JSON.stringify(posted.body)).not.toContain(API_KEY);
+    const container = (job as any).spec.template.spec.containers[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(container.env).toContainEqual({ name: "WANDB_API_KEY", valueFrom: { secretKeyRef: { name: "wandb-api-key-run00001", key: "password" } } });
+    const secret = fake.get("secrets", "runs", "wandb-api-key-run00001")!;
+    expect(secret.type).toBe("kubernetes.io/basic-auth");
+    expect(Buffer.from((secret.data as { password: string }).password, "base64").toString()).toBe(API_KEY);
+
+    fake.succeedJob("runs", nameOf(job!));
+    const outcome = await handle.wait();
+    expect(outcome.status).toBe("finished");
+    expect(fake.get("secrets", "runs", "wandb-api-key-run00001")).toBeUndefined();
+  });
+
+  it("reports a failed Job with the reason, the kubectl hint and the log tail", async () => {
+    const handle = await runner().run(request());
+    const name = nameOf(jobsIn("runs")[0]!);
+    const pod = nameOf(fake.podsOfJob("runs", name)[0]!);
+    fake.setPodPhase("runs", pod, "Running");
+    fake.setPodLog("runs", pod, "step 1\nTraceback: boom\n");
+    fake.failJob("runs", name);
+    const outcome = await handle.wait();
+    expect(outcome.status).toBe("failed");
+    expect(outcome.message).toContain(`job runs/${name} failed: BackoffLimitExceeded`);
+    expect(outcome.message).toContain(`kubectl logs -n runs job/${name}`);
+    expect(outcome.message).toContain("Traceback: boom");
+  });
+
+  it("reports preempted when the pod has a DisruptionTarget condition", async () => {
+    const handle = await runner().run(request());
+    const name = nameOf(jobsIn("runs")[0]!);
+    fake.preemptPod("runs", nameOf(fake.podsOfJob("runs", name)[0]!), "PreemptionByScheduler");
+    fake.failJob("runs", name, "PodFailurePolicy", "pod was disrupted");
+    const outcome = await handle.wait();
+    expect(outcome.status).toBe("preempted");
+    expect(outcome.message).toContain("PreemptionByScheduler");
+  });
+
+  it("reports failed when someone else deletes the Job", async () => {
+    const handle = await runner().run(request());
+    const kube = clientsFor(fake);
+    await kube.batch.deleteNamespacedJob({ name: nameOf(jobsIn("runs")[0]!), namespace: "runs" });
+    const outcome = await handle.wait();
+    expect(outcome.status).toBe("failed");
+    expect(outcome.message).toMatch(/was deleted before it finished/);
+  });
+
+  it("surfaces an unschedulable pod as a warning, once", async () => {
+    const req = request();
+    const handle = await runner().run(req);
+    const name = nameOf(jobsIn("runs")[0]!);
+    const pod = nameOf(fake.podsOfJob("runs", name)[0]!);
+    fake.markUnschedulable("runs", pod, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
+    fake.markUnschedulable("runs", pod, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
+    await eventually(() => req.warnings.length > 0, 5000, "the warning");
+    fake.succeedJob("runs", name);
+    await handle.wait();
+    expect(req.warnings).toEqual([`Pod runs/${pod} of job ${name} cannot be scheduled: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.`]);
+  });
+
+  it("cancel deletes the Job with Background propagation (pods too) and the Secret", async () => {
+    const handle = await runner().run(request());
+    const name = nameOf(jobsIn("runs")[0]!);
+    expect(fake.podsOfJob("runs", name)).toHaveLength(1);
+    await handle.cancel("stopped");
+    const outcome = await handle.wait();
+    expect(outcome.status).toBe("stopped");
+    expect(jobsIn("runs")).toHaveLength(0);
+    expect(fake.podsOfJob("runs", name)).toHaveLength(0);
+    expect(fake.get("secrets", "runs", "wandb-api-key-run00001")).toBeUndefined();
+    const del = fake.requests.find((r) => r.method === "DELETE" && r.path.endsWith(`/jobs/${name}`))!;
+    expect(del.query.propagationPolicy).toBe("Background");
+  });
+
+  it("keeps following the Job across dropped watch streams and a 410 Expired resourceVersion", async () => {
+    const handle = await runner().run(request());
+    const name = nameOf(jobsIn("runs")[0]!);
+    await eventually(() => fake.activeWatches() >= 2, 5000, "watches");
+    fake.closeWatches();
+    fake.compactHistory();
+    fake.succeedJob("runs", name);
+    const outcome = await handle.wait();
+    expect(outcome.status).toBe("finished");
+    // The monitor listed again after the 410 (more than the initial two lists).
+    const lists = fake.requests.filter((r) => r.method === "GET" && !r.query.watch && r.path.endsWith("/jobs"));
+    expect(lists.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("reuses an identical existing Secret and replaces an agent-made one with another key (409 handling)", async () => {
+    const kube = clientsFor(fake);
+    const body = (key: string, labels?: Record<string, string>) => ({
+      metadata: { name: "wandb-api-key-run00001", ...(labels ? { labels } : {}) },
+      type: "kubernetes.io/basic-auth",
+      data: { password: Buffer.from(key).toString("base64") },
+    });
+    await kube.core.createNamespacedSecret({ namespace: "runs", body: body(API_KEY) });
+    const h1 = await runner().run(request());
+    expect(fake.requests.filter((r) => r.method === "DELETE" && r.path.includes("/secrets/"))).toHaveLength(0);
+    await h1.cancel("stopped");
+
+    await kube.core.createNamespacedSecret({ namespace: "runs", body: body("old-key", { "wandb.ai/created-by": "launch-agent" }) });
+    const h2 = await runner().run(request());
+    const s = fake.get("secrets", "runs", "wandb-api-key-run00001")!;
+    expect(Buffer.from((s.data as { password: string }).password, "base64").toString()).toBe(API_KEY);
+    await h2.cancel("stopped");
+
+    await kube.core.createNamespacedSecret({ namespace: "runs", body: body("someone-elses") });
+    await expect(runner().run(request())).rejects.toThrow(/Secret runs\/wandb-api-key-run00001 already exists, holds a different API key and was not created by the launch agent/);
+    expect(jobsIn("runs")).toHaveLength(0);
+  });
+
+  it("uses the context namespace, then default, when resource_args names none", async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({ ...fake.kubeconfig, contexts: [{ ...fake.kubeconfig.contexts[0]!, namespace: "wandb" }] });
+    const h1 = await runner({ kube: kubeClientsFrom(kc) }).run(request({ resource_args: { kubernetes: {} } }));
+    expect(jobsIn("wandb")).toHaveLength(1);
+    await h1.cancel("stopped");
+    const h2 = await runner({ kube: { ...clientsFor(fake), contextNamespace: null } }).run(request({ resource_args: {} }));
+    expect(jobsIn("default")).toHaveLength(1);
+    await h2.cancel("stopped");
+  });
+
+  it("names the credentials problem when the API server rejects the agent (401)", async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({ ...fake.kubeconfig, users: [{ name: "fake-user", token: "wrong" }] });
+    await expect(runner({ kube: kubeClientsFrom(kc), secretAttempts: 1 }).run(request())).rejects.toThrow(/HTTP 401 .*credentials were rejected/);
+  });
+
+  it("fails the run with the server's message when the Job is rejected, and removes the Secret", async () => {
+    const req = request({ resource_args: { kubernetes: { namespace: "runs", spec: { template: { spec: { restartPolicy: "Always" } } } } } });
+    await expect(runner().run(req)).rejects.toThrow(/creating the run's Job in namespace runs failed: HTTP 422 .*restartPolicy: Unsupported value: "Always"/);
+    expect(fake.list("secrets", "runs")).toHaveLength(0);
+  });
+
+  it("rejects unsafe resource_args before touching the cluster", async () => {
+    const req = request({ resource_args: { kubernetes: { spec: { template: { spec: { hostNetwork: true } } } } } });
+    await expect(runner().run(req)).rejects.toThrow(/Unsafe resource_args.kubernetes option 'hostNetwork'/);
+    await expect(runner({ config: { secure_mode: true } }).run(request({ overrides: { entry_point: ["sh"] } }))).rejects.toThrow(/secure_mode/);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it("keeps a Helm release's shared Secret (WANDB_RELEASE_NAME)", async () => {
+    const h = await runner({ releaseName: "launch" }).run(request());
+    expect(fake.get("secrets", "runs", "wandb-api-key-launch")).toBeDefined();
+    fake.succeedJob("runs", nameOf(jobsIn("runs")[0]!));
+    expect((await h.wait()).status).toBe("finished");
+    expect(fake.get("secrets", "runs", "wandb-api-key-launch")).toBeDefined();
+  });
+});
