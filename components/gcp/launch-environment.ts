@@ -53,6 +53,11 @@ export interface GcpLaunchEnvironmentArgs {
   readonly contextPrefix?: string;
   /** Delete build contexts this many days after upload (plain number). Default 7. */
   readonly contextExpirationDays?: number;
+  /**
+   * Id of the project-level custom role for the bucket grant, `[a-zA-Z0-9_.]{3,64}`. Default
+   * `<component name>_launchContextStore`. Stable on purpose: a deleted custom role keeps its id reserved.
+   */
+  readonly contextStoreRoleId?: string;
   /** Google service account id (6-30 chars). Default: auto-named by Pulumi from the component name. */
   readonly serviceAccountId?: pulumi.Input<string>;
   /** Let `pulumi destroy` delete a bucket that still holds build contexts (plain boolean). Default false. */
@@ -104,6 +109,10 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
     if (!isObjectPrefix(prefix)) {
       throw new GcpArgumentError(name, "contextPrefix", prefix, "Use path segments of letters, digits, `.`, `_`, `-` joined by `/`, with no leading or trailing `/`.");
     }
+    const roleId = args.contextStoreRoleId ?? customRoleId(name, "launchContextStore");
+    if (!/^[a-zA-Z0-9_.]{3,64}$/.test(roleId)) {
+      throw new GcpArgumentError(name, "contextStoreRoleId", roleId, "Use 3-64 letters, digits, `_` and `.` (no hyphens).");
+    }
     const labels = args.labels ?? {};
     const parent = { parent: this };
 
@@ -154,7 +163,7 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
       `${name}-context-store-role`,
       {
         project,
-        roleId: customRoleId(name, "launchContextStore"),
+        roleId,
         title: "W&B Launch build-context store",
         description: "Bound on one bucket only: read the bucket, write/read/delete build contexts",
         permissions: [...CONTEXT_STORE_PERMISSIONS],

@@ -180,6 +180,8 @@ describe("GcpLaunchEnvironment IAM scope", () => {
     expect(binding.bucket).toBe(bucket.state.name);
     expect(binding.role).toBe(role.state.name);
     expect(binding.role).toBe("projects/acme-ml/roles/scope2_launchContextStore");
+    const named = await build("scope3", { contextStoreRoleId: "wandbLaunch.ctx" });
+    expect(named.one(T.bucketMember).inputs.role).toBe("projects/acme-ml/roles/wandbLaunch.ctx");
     expect(binding.member).toBe(`serviceAccount:${outputs.identity}`);
     expect([...(role.inputs.permissions as string[])].sort()).toEqual([
       "storage.buckets.get",
@@ -273,6 +275,7 @@ describe("GcpLaunchEnvironment argument errors", () => {
     expect(() => new GcpLaunchEnvironment("bad2", { ...BASE, contextExpirationDays: 0 })).toThrow(GcpArgumentError);
     expect(() => new GcpLaunchEnvironment("bad3", { ...BASE, imageName: "team/jobs" })).toThrow(/imageName = "team\/jobs"/);
     expect(() => new GcpLaunchEnvironment("bad4", { ...BASE, contextPrefix: "/ctx/" })).toThrow(/contextPrefix/);
+    expect(() => new GcpLaunchEnvironment("bad6", { ...BASE, contextStoreRoleId: "launch-ctx" })).toThrow(/contextStoreRoleId = "launch-ctx"/);
     expect(() => new GcpLaunchEnvironment("bad5", { ...BASE, project: "example.com:ml" })).toThrow(/project = "example.com:ml"/);
   });
 
