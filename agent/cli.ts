@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { loadAgentConfig, ConfigError, type CliOverrides } from "./config/index.js";
+import { loadAgentConfig, assertQueuesConfigured, type CliOverrides } from "./config/index.js";
 import { createLogger } from "./log.js";
 import { LocalBackend, resolveLocalRoot } from "./backend/local/index.js";
 import type { QueueBackend } from "./backend/types.js";
@@ -33,9 +33,7 @@ async function runAgentCommand(flags: AgentFlags): Promise<number> {
   const { config, warnings } = await loadAgentConfig({ configPath: flags.config, env: process.env, overrides });
   const logger = createLogger({ verbosity: config.verbosity, file: flags.logFile });
   for (const warning of warnings) logger.warn(warning);
-  if (config.queues.length === 0) {
-    throw new LaunchError("To launch an agent please specify a queue or a list of queues in the configuration file or cli (-q/--queue).");
-  }
+  assertQueuesConfigured(config);
   let backend: QueueBackend;
   if (flags.local !== undefined && flags.local !== false) {
     const root = resolveLocalRoot(typeof flags.local === "string" ? flags.local : undefined);
@@ -75,10 +73,8 @@ export function buildProgram(): Command {
 
 /** Errors a user can act on are printed as one clear message, not a stack trace. */
 function report(err: unknown): void {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`launch-agent: ${err.message}\n`);
-    for (const issue of err.issues) process.stderr.write(`  ${issue.path || "(document)"}: ${issue.message}\n`);
-  } else if (err instanceof LaunchError) {
+  // A ConfigError's message already lists every issue with its field.
+  if (err instanceof LaunchError) {
     process.stderr.write(`launch-agent: ${err.message}\n`);
   } else {
     process.stderr.write(`launch-agent: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}\n`);
