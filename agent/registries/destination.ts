@@ -1,4 +1,5 @@
 import { LaunchError } from "../errors.js";
+import { classifyRegistryUri } from "../config/uris.js";
 import type { RegistryKind } from "./types.js";
 
 /** A `builder.destination` split into what the registry code needs. */
@@ -12,31 +13,15 @@ export interface Destination {
   repositoryUri: string;
 }
 
-const ACR_HOST = /^(\w+)\.azurecr\.io$/i;
 const ECR_HOST = /^[\w-]+\.dkr\.ecr\.([\w-]+)\.amazonaws\.com$/i;
-const GAR_HOST = /^[\w-]+-docker\.pkg\.dev$/i;
 
 /**
- * Classify a destination by host (reference §4.1). The config module validates the same URIs when the
- * agent starts; this only splits an already-accepted value, and refuses the shapes no push can use.
+ * Classify a destination by host (reference §4.1), with the config module's rules so the agent
+ * validates at start-up exactly what it later pushes to. Throws ConfigError naming builder.destination.
  */
 export function parseDestination(uri: string): Destination {
-  const raw = uri.trim().replace(/^https:\/\//i, "").replace(/\/+$/, "");
-  const slash = raw.indexOf("/");
-  const first = slash === -1 ? raw : raw.slice(0, slash);
-  // Docker's rule: the first component is a registry host when it has a dot or a port, or is localhost.
-  const hasHost = slash !== -1 && (first.includes(".") || first.includes(":") || first === "localhost");
-  const host = hasHost ? first : "docker.io";
-  let repository = hasHost ? raw.slice(slash + 1) : raw;
-  if (!hasHost && !repository.includes("/")) repository = `library/${repository}`;
-  if (!repository || /[:@]/.test(repository) || /\s/.test(raw)) {
-    throw new LaunchError(
-      `builder.destination ${JSON.stringify(uri)} is not a repository to push to: give <registry host>/<repository> without a tag or digest`,
-      "build",
-    );
-  }
-  const kind: RegistryKind = ACR_HOST.test(host) ? "acr" : ECR_HOST.test(host) ? "ecr" : GAR_HOST.test(host) ? "gar" : "anonymous";
-  return { kind, host, repository, repositoryUri: hasHost ? `${host}/${repository}` : raw };
+  const r = classifyRegistryUri(uri);
+  return { kind: r.kind, host: r.host, repository: r.repository, repositoryUri: r.repositoryUri };
 }
 
 /** ECR region from the registry host. */
