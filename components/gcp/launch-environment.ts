@@ -100,6 +100,7 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
     checkPlain(name, "repositoryId", repositoryId, (v) => /^[a-z][a-z0-9-]{0,62}$/.test(v), "Use lowercase letters, digits and hyphens, starting with a letter.");
     const imageName = args.imageName ?? "launch-job";
     checkPlain(name, "imageName", imageName, isGarSegment, "Use letters, digits, `_` and `-` only: the agent's Artifact Registry URI rule allows one path segment.");
+    checkPlain(name, "region", region, isGarSegment, "Use a GCP region or multi-region name such as us-central1 or us.");
     checkPlain(name, "project", project, isGarSegment, "Domain-scoped projects (`example.com:proj`) do not fit the agent's Artifact Registry URI rule.");
     const untaggedDays = checkDays(name, "untaggedImageExpirationDays", args.untaggedImageExpirationDays ?? 7);
     const anyDays =

@@ -275,6 +275,7 @@ describe("GcpLaunchEnvironment argument errors", () => {
     expect(() => new GcpLaunchEnvironment("bad2", { ...BASE, contextExpirationDays: 0 })).toThrow(GcpArgumentError);
     expect(() => new GcpLaunchEnvironment("bad3", { ...BASE, imageName: "team/jobs" })).toThrow(/imageName = "team\/jobs"/);
     expect(() => new GcpLaunchEnvironment("bad4", { ...BASE, contextPrefix: "/ctx/" })).toThrow(/contextPrefix/);
+    expect(() => new GcpLaunchEnvironment("bad7", { ...BASE, region: "us central1" })).toThrow(/region = "us central1"/);
     expect(() => new GcpLaunchEnvironment("bad6", { ...BASE, contextStoreRoleId: "launch-ctx" })).toThrow(/contextStoreRoleId = "launch-ctx"/);
     expect(() => new GcpLaunchEnvironment("bad5", { ...BASE, project: "example.com:ml" })).toThrow(/project = "example.com:ml"/);
   });
