@@ -9,7 +9,8 @@ import type { FakeWandb } from "../wandb-server.js";
 
 /** Timings compressed to milliseconds so retry and backoff paths run in a test. */
 export const FAST_TIMINGS: Partial<WandbTimings> = {
-  attemptTimeoutMs: 300,
+  // Long enough for a loaded CI machine; hang tests still time out within a few seconds.
+  attemptTimeoutMs: 1_000,
   downloadTimeoutMs: 2_000,
   maxAttempts: 4,
   pollAttempts: 3,
