@@ -353,3 +353,29 @@ describe("runCredentials", () => {
     expect(b.runCredentials()).toEqual({ baseUrl: fake.url, apiKey: fake.apiKey });
   });
 });
+
+describe("secrets", () => {
+  it("the API key appears in no log line, even at trace level, through registration, retries, jobs and failures", async () => {
+    fake.addQueue("q1");
+    addArtifactJob(fake, { files: { "a.py": "1" }, entrypoint: ["python", "a.py"] });
+    const lines: string[] = [];
+    const logger = pino({ level: "trace" }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const b = await backend({ logger });
+    await b.start(["q1"]);
+    fake.failNext({ kind: "status", status: 502 }, { count: 2 });
+    await b.heartbeat("POLLING");
+    fake.push("q1", spec());
+    const item = (await b.pop("q1"))!;
+    await b.ack(item, "r1");
+    const job = await b.resolveJob(item, RunSpecSchema.parse(spec()));
+    await job.cleanup();
+    fake.setOutage({ kind: "status", status: 500 });
+    await b.heartbeat("RUNNING").catch(() => undefined);
+    fake.setOutage(null);
+    await b.fail(item, "run", "boom");
+    await b.shutdown();
+    expect(lines.length).toBeGreaterThan(3); // retries and downloads were logged
+    expect(lines.join("\n")).not.toContain(fake.apiKey);
+    expect(lines.join("\n")).not.toContain(Buffer.from(`api:${fake.apiKey}`).toString("base64"));
+  });
+});
