@@ -18,7 +18,8 @@ export function storeError(
   cause?: unknown,
 ): LaunchError {
   const where = `(${STORE_KEY}: ${store.uri}, operation ${operation})`;
-  const msg = `${what} ${where}${detail ? `: ${detail}` : ""}. ${fix}`;
+  const clean = detail?.replace(/[.\s]+$/, "");
+  const msg = `${what} ${where}${clean ? `: ${clean}` : ""}. ${fix}`;
   return new LaunchError(msg, "build", cause === undefined ? undefined : { cause });
 }
 

@@ -15,10 +15,27 @@ export interface GcsStoreOptions {
   client?: Storage;
 }
 
+// ApiError (JSON API calls) carries `code`; GaxiosError (resumable session start) carries
+// `status` and the JSON error body in `response.data`.
 interface GcsErrorLike {
   code?: number | string;
+  status?: number;
   message?: string;
-  errors?: { reason?: string; message?: string }[];
+  response?: { status?: number; data?: unknown };
+}
+
+function gcsStatus(e: GcsErrorLike): number {
+  for (const v of [e.code, e.status, e.response?.status]) {
+    const n = typeof v === "number" ? v : Number(v);
+    if (Number.isInteger(n) && n >= 100 && n < 600) return n;
+  }
+  return NaN;
+}
+
+function gcsMessage(e: GcsErrorLike): string {
+  const data = e.response?.data as { error?: { message?: unknown } } | undefined;
+  const fromBody = data && typeof data === "object" ? data.error?.message : undefined;
+  return firstLine(typeof fromBody === "string" ? fromBody : e.message);
 }
 
 const NO_CREDENTIALS =
@@ -42,16 +59,17 @@ export class GcsContextStore implements ContextStore {
   private fail(operation: string, err: unknown, permission: string): LaunchError {
     if (err instanceof LaunchError) return err;
     const e = (err ?? {}) as GcsErrorLike;
-    const status = typeof e.code === "number" ? e.code : Number(e.code);
-    const message = firstLine(e.message);
+    const status = gcsStatus(e);
+    const message = gcsMessage(e);
     const b = this.store.bucket;
-    if (/Could not load the default credentials|default credentials|invalid_grant|Could not refresh access token/i.test(message)) {
+    // google-auth-library failures: no ADC, a bad GOOGLE_APPLICATION_CREDENTIALS file, a token that cannot be refreshed.
+    if (status === 401 || /credentials|invalid_grant|Could not refresh access token|The file at .* does not exist/i.test(message)) {
       return storeError(this.store, operation, "No usable Google Cloud credentials", message, NO_CREDENTIALS, err);
     }
     if (status === 404 && (operation === "buckets.get" || /bucket/i.test(message))) {
       return storeError(this.store, operation, `Bucket ${b} does not exist`, null, "Create the bucket or correct builder.build-context-store.", err);
     }
-    if (status === 401 || status === 403) {
+    if (status === 403) {
       return storeError(
         this.store,
         operation,

@@ -83,7 +83,8 @@ export class S3ContextStore implements ContextStore {
       return storeError(this.store, operation, `Bucket ${b} does not exist`, null, `Create the bucket or correct builder.build-context-store.`, err);
     }
     if (status === 403 || code === "AccessDenied" || code === "Forbidden") {
-      const detail = code === "Forbidden" || code === "403" ? "access denied" : `${code}: ${message}`;
+      // HEAD responses carry no error body: the SDK then only knows the status.
+      const detail = message === "" || message === "UnknownError" || code === "Forbidden" ? "HTTP 403 (access denied)" : `${code}: ${message}`;
       return storeError(
         this.store,
         operation,
