@@ -1,0 +1,162 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import type { Command } from "commander";
+import type { ResolvedJob } from "../backend/types.js";
+import type { BuilderType } from "../builders/types.js";
+import { succeeds } from "../builders/docker-cli.js";
+import { loadAgentConfig, type AgentConfig } from "../config/index.js";
+import { LaunchError } from "../errors.js";
+import { localSourceString } from "../jobs/digest.js";
+import { JOB_FILE_NAME, JobFileSchema } from "../jobs/job-file.js";
+import { buildPlan, destinationOf, type BuildPlan } from "../jobs/plan.js";
+import { RunSpecSchema, type RunSpec } from "../jobs/run-spec.js";
+import { prepareJobSource } from "../jobs/sources.js";
+import { silentLogger } from "../log.js";
+import { registryFor } from "../registries/index.js";
+
+/**
+ * `launch-agent build-plan --job DIR`: what a build of a local job would do, without building. It
+ * answers "why was my image (not) rebuilt?": the Dockerfile the tag hashes, the source string, the
+ * tag, the image URI and the builder. `--check` also asks the registry whether the tag exists.
+ */
+
+export interface BuildPlanFlags {
+  job: string;
+  config?: string;
+  runSpec?: string;
+  json?: boolean;
+  check?: boolean;
+}
+
+/** A local job directory as the local backend lays it out, read in place (no copy: nothing is built). */
+export async function readLocalJob(dir: string): Promise<{ job: ResolvedJob; cleanup: () => Promise<void> }> {
+  const jobDir = resolve(dir);
+  if (!(await stat(jobDir).catch(() => null))?.isDirectory()) {
+    throw new LaunchError(`--job ${dir}: not a directory; give a job directory holding ${JOB_FILE_NAME}`);
+  }
+  const path = join(jobDir, JOB_FILE_NAME);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `is not valid JSON (${(err as Error).message})`;
+    throw new LaunchError(`${path} ${why}; a job directory needs a ${JOB_FILE_NAME} with source_type and source`);
+  }
+  const parsed = JobFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new LaunchError(`${path} is not a valid job file: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(file)"}: ${i.message}`).join("; ")}`);
+  }
+  const files: ResolvedJob["files"] = {};
+  if (existsSync(join(jobDir, "requirements.frozen.txt"))) files.requirementsFrozen = join(jobDir, "requirements.frozen.txt");
+  if (existsSync(join(jobDir, "diff.patch"))) files.diffPatch = join(jobDir, "diff.patch");
+  let codeDir = jobDir;
+  let cleanup = async () => {};
+  if (parsed.data.source_type === "repo") {
+    // The plan depends on the repository's files: check it out into a scratch directory.
+    const work = await mkdtemp(join(tmpdir(), "build-plan-"));
+    codeDir = work;
+    cleanup = () => rm(work, { recursive: true, force: true });
+  }
+  const job: ResolvedJob = {
+    name: basename(jobDir),
+    job: parsed.data,
+    codeDir,
+    sourceString: await localSourceString(jobDir),
+    files,
+    cleanup,
+  };
+  return { job, cleanup };
+}
+
+/** The builder the agent would pick (reference §2.1), and whether BuildX is available for it. */
+export async function detectBuilder(config: AgentConfig, docker = "docker"): Promise<{ builder: BuilderType; buildx: boolean }> {
+  const type = config.builder?.type;
+  const builder: BuilderType = type ?? ((await succeeds(docker, ["--version"])) ? "docker" : "noop");
+  const buildx = builder === "docker" && (await succeeds(docker, ["buildx", "version"]));
+  return { builder, buildx };
+}
+
+export async function planForJobDir(flags: BuildPlanFlags): Promise<{ plan: BuildPlan; exists?: boolean | null; config: AgentConfig }> {
+  const { config } = await loadAgentConfig(flags.config !== undefined ? { configPath: flags.config } : {});
+  let runSpec: RunSpec = RunSpecSchema.parse({});
+  if (flags.runSpec) {
+    const text = await readFile(flags.runSpec, "utf8").catch((err: Error) => {
+      throw new LaunchError(`--run-spec ${flags.runSpec}: ${err.message}`);
+    });
+    const parsed = RunSpecSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new LaunchError(`--run-spec ${flags.runSpec} is not a valid run spec: ${parsed.error.message}`);
+    runSpec = parsed.data;
+  }
+  const { job, cleanup } = await readLocalJob(flags.job);
+  try {
+    const ready = await prepareJobSource(job, { logger: silentLogger });
+    const { builder, buildx } = await detectBuilder(config);
+    const plan = await buildPlan(ready, runSpec, { config, builder, buildx });
+    if (!flags.check) return { plan, config };
+    const dest = destinationOf(config);
+    const exists = plan.tag && dest ? await registryFor(dest).exists(plan.tag) : null;
+    return { plan, exists, config };
+  } finally {
+    await cleanup();
+  }
+}
+
+export function formatPlan(plan: BuildPlan, exists?: boolean | null): string {
+  const lines = [
+    `builder:        ${plan.builder}`,
+    `dockerfile:     ${plan.context ? describeSource(plan) : "none"}`,
+    `source string:  ${plan.sourceString}`,
+    `tag:            ${plan.tag ?? "none"}`,
+    `image:          ${plan.image ?? "none"}`,
+  ];
+  if (plan.command) lines.push(`command:        ${JSON.stringify(plan.command)}`);
+  if (plan.reason) lines.push(`no build:       ${plan.reason}`);
+  if (exists !== undefined) {
+    lines.push(`in registry:    ${exists === null ? "no destination configured" : exists ? "yes — the build would be skipped" : "no — the image would be built"}`);
+  }
+  if (plan.dockerfile !== null) lines.push("", "----- Dockerfile.wandb -----", plan.dockerfile.replace(/\n$/, ""), "----------------------------");
+  return lines.join("\n") + "\n";
+}
+
+function describeSource(plan: BuildPlan): string {
+  const c = plan.context!;
+  switch (c.source) {
+    case "override":
+      return `${c.dockerfilePath} (overrides.dockerfile)`;
+    case "job":
+      return `${c.dockerfilePath} (source.dockerfile)`;
+    case "entrypoint-dir":
+      return `${c.dockerfilePath} (Dockerfile.wandb beside the entry point)`;
+    case "generated":
+      return `generated (requirements: ${c.requirements?.kind ?? "none"})`;
+  }
+}
+
+export function registerBuildPlanCommand(program: Command): void {
+  program
+    .command("build-plan")
+    .description("show the Dockerfile, source string, tag, image and builder a job's build would use, without building")
+    .requiredOption("--job <dir>", "job directory holding wandb-job.json")
+    .option("-c, --config <path>", "agent config file (default: ~/.config/wandb/launch-config.yaml)")
+    .option("--run-spec <file>", "a run spec (JSON) with overrides, resource and docker.user_id")
+    .option("--check", "also ask the destination registry whether the tag exists")
+    .option("--json", 'print {"dockerfile","sourceString","tag","image","builder"} as JSON')
+    .action(async (flags: BuildPlanFlags) => {
+      const { plan, exists } = await planForJobDir(flags);
+      if (flags.json) {
+        const out: Record<string, unknown> = {
+          dockerfile: plan.dockerfile,
+          sourceString: plan.sourceString,
+          tag: plan.tag,
+          image: plan.image,
+          builder: plan.builder,
+        };
+        if (exists !== undefined) out.exists = exists;
+        process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      } else {
+        process.stdout.write(formatPlan(plan, exists));
+      }
+    });
+}
