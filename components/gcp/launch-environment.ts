@@ -43,8 +43,9 @@ export interface GcpLaunchEnvironmentArgs {
   /** Delete untagged image versions older than this many days (plain number). Default 7. */
   readonly untaggedImageExpirationDays?: number;
   /**
-   * Also delete every image version, tagged or not, older than this many days (plain number).
-   * Default: unset, tagged images are kept. The agent rebuilds an image whose tag has been deleted.
+   * Also delete every version of `imageName` (run images and kaniko cache), tagged or not, older than this
+   * many days (plain number). Other images in the repository are untouched. Default: unset, tagged images are
+   * kept. The agent rebuilds an image whose tag has been deleted.
    */
   readonly imageExpirationDays?: number;
   /** Bucket name (globally unique). Default: auto-named by Pulumi from the component name. */
@@ -125,7 +126,7 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
         repositoryId,
         format: "DOCKER",
         description: "W&B Launch images and kaniko layer cache",
-        cleanupPolicies: artifactRegistryCleanupPolicies(untaggedDays, anyDays),
+        cleanupPolicies: pulumi.output(imageName).apply((image) => artifactRegistryCleanupPolicies(untaggedDays, anyDays, image)),
         // Dry run defaults differ across provider versions; the policy must actually delete.
         cleanupPolicyDryRun: false,
         labels,

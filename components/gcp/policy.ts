@@ -60,16 +60,18 @@ export function checkDays(component: string, field: string, value: unknown): num
 export interface CleanupPolicy {
   id: string;
   action: "DELETE";
-  condition: { tagState: "UNTAGGED" | "ANY"; olderThan: string };
+  condition: { tagState: "UNTAGGED" | "ANY"; olderThan: string; packageNamePrefixes?: string[] };
 }
 
 /**
  * Artifact Registry cleanup policies. Always: delete UNTAGGED versions older than `untaggedDays`
  * (superseded pushes, dangling layers). Never "keep the last N": kaniko's layer cache lives in the same
- * repository, so a count would evict cache and run images alike. Optionally delete ANY version older
- * than `anyDays`; the agent rebuilds an image whose tag has gone (it checks existence before running).
+ * repository, so a count would evict cache and run images alike. Optionally delete ANY version of the
+ * launch image `imageName` (run images and kaniko's cache, which kaniko writes under the same image)
+ * older than `anyDays`; the agent rebuilds an image whose tag has gone (it checks existence before
+ * running). Other images in the repository, such as the agent's own image, are never age-deleted.
  */
-export function artifactRegistryCleanupPolicies(untaggedDays: number, anyDays?: number): CleanupPolicy[] {
+export function artifactRegistryCleanupPolicies(untaggedDays: number, anyDays?: number, imageName?: string): CleanupPolicy[] {
   const policies: CleanupPolicy[] = [
     {
       id: `delete-untagged-after-${untaggedDays}d`,
@@ -78,11 +80,9 @@ export function artifactRegistryCleanupPolicies(untaggedDays: number, anyDays?: 
     },
   ];
   if (anyDays !== undefined) {
-    policies.push({
-      id: `delete-any-after-${anyDays}d`,
-      action: "DELETE",
-      condition: { tagState: "ANY", olderThan: `${anyDays * SECONDS_PER_DAY}s` },
-    });
+    const condition: CleanupPolicy["condition"] = { tagState: "ANY", olderThan: `${anyDays * SECONDS_PER_DAY}s` };
+    if (imageName !== undefined) condition.packageNamePrefixes = [imageName];
+    policies.push({ id: `delete-any-after-${anyDays}d`, action: "DELETE", condition });
   }
   return policies;
 }

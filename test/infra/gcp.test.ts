@@ -113,11 +113,15 @@ describe("GcpLaunchEnvironment resources", () => {
     expect(JSON.stringify(repo.cleanupPolicies)).not.toContain("mostRecentVersions");
   });
 
-  it("adds an any-tag age rule only when asked, with the given day counts", async () => {
+  it("adds an any-tag age rule only when asked, limited to the launch image, with the given day counts", async () => {
     const { one } = await build("repo2", { untaggedImageExpirationDays: 2, imageExpirationDays: 30 });
     expect(one(T.repo).inputs.cleanupPolicies).toEqual([
       { id: "delete-untagged-after-2d", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: "172800s" } },
-      { id: "delete-any-after-30d", action: "DELETE", condition: { tagState: "ANY", olderThan: "2592000s" } },
+      {
+        id: "delete-any-after-30d",
+        action: "DELETE",
+        condition: { tagState: "ANY", olderThan: "2592000s", packageNamePrefixes: ["launch-job"] },
+      },
     ]);
   });
 
