@@ -13,7 +13,7 @@ import { resolveCredentials, type WandbCredentials } from "./credentials.js";
 import { WandbApiError, WandbAuthError, WandbUnavailableError, isTransientError } from "./errors.js";
 import * as ops from "./operations.js";
 import { isSchedulerSpec, schedulerSlotFree } from "./scheduler.js";
-import { DEFAULT_TIMINGS, WandbTransport, timingsFromEnv, type TransportTimings } from "./transport.js";
+import { DEFAULT_TIMINGS, WandbTransport, extraHeadersFromEnv, timingsFromEnv, type TransportTimings } from "./transport.js";
 
 export { WandbUnavailableError, WandbApiError, WandbAuthError, isTransientError } from "./errors.js";
 export { isSchedulerSpec, SCHEDULER_PLACEHOLDER_URI } from "./scheduler.js";
@@ -78,8 +78,10 @@ class WandbBackend implements QueueBackend {
     let creds: WandbCredentials | null = null;
     let credsError: unknown = null;
     let timings: WandbTimings = DEFAULT_WANDB_TIMINGS;
+    let extraHeaders: Record<string, string> = {};
     try {
       creds = resolveCredentials({ env: opts.env, homeDir: opts.homeDir });
+      extraHeaders = extraHeadersFromEnv(opts.env);
       timings = { ...DEFAULT_WANDB_TIMINGS, ...timingsFromEnv(opts.env, DEFAULT_WANDB_TIMINGS), ...opts.timings } as WandbTimings;
     } catch (err) {
       credsError = err; // reported by start(), where the agent expects start-up errors
@@ -92,6 +94,7 @@ class WandbBackend implements QueueBackend {
           baseUrl: creds.baseUrl,
           apiKey: creds.apiKey,
           userAgent: `W&B Internal Client ${AGENT_VERSION}`,
+          extraHeaders,
           timings,
           logger: opts.logger,
         })

@@ -45,6 +45,23 @@ export function timingsFromEnv(env: NodeJS.ProcessEnv, base: TransportTimings = 
   return { ...base, attemptTimeoutMs: seconds * 1000 };
 }
 
+/** WANDB__EXTRA_HTTP_HEADERS: a JSON object of header names to string values. */
+export function extraHeadersFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const raw = env.WANDB__EXTRA_HTTP_HEADERS;
+  if (raw === undefined || raw.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const headers = z.record(z.string(), z.string()).safeParse(parsed);
+  if (!headers.success) {
+    throw new WandbApiError("config", 'WANDB__EXTRA_HTTP_HEADERS must be a JSON object of header names to string values, e.g. {"X-Proxy-Auth": "..."}');
+  }
+  return headers.data;
+}
+
 /** Statuses W&B's client never retries (reference §7.1); every other 4xx and 5xx is retried. */
 const NON_RETRYABLE = new Set([400, 401, 403, 404, 409, 410, 413, 422, 501]);
 
@@ -80,6 +97,8 @@ export interface TransportOptions {
   baseUrl: string;
   apiKey: string;
   userAgent: string;
+  /** Sent with every GraphQL call (WANDB__EXTRA_HTTP_HEADERS, e.g. for an auth proxy in front of W&B Server). */
+  extraHeaders?: Record<string, string>;
   timings?: Partial<TransportTimings>;
   logger?: Logger;
 }
@@ -109,6 +128,7 @@ export class WandbTransport {
   readonly timings: TransportTimings;
   readonly #auth: string;
   readonly #userAgent: string;
+  readonly #extraHeaders: Record<string, string>;
   readonly #logger: Logger | undefined;
   /** Aborted by close(): pending retries stop at once so shutdown is not held up by an outage. */
   #inflight = new AbortController();
@@ -119,6 +139,8 @@ export class WandbTransport {
     this.timings = { ...DEFAULT_TIMINGS, ...opts.timings };
     this.#auth = `Basic ${Buffer.from(`api:${opts.apiKey}`).toString("base64")}`;
     this.#userAgent = opts.userAgent;
+    // Header names are case-insensitive: drop any extra header that would add a second auth value.
+    this.#extraHeaders = Object.fromEntries(Object.entries(opts.extraHeaders ?? {}).filter(([k]) => k.toLowerCase() !== "authorization"));
     this.#logger = opts.logger;
   }
 
@@ -139,6 +161,7 @@ export class WandbTransport {
       const res = await fetch(`${this.baseUrl}/graphql`, {
         method: "POST",
         headers: {
+          ...this.#extraHeaders,
           authorization: this.#auth,
           "content-type": "application/json",
           accept: "application/json",

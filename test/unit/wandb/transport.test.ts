@@ -3,13 +3,13 @@ import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { WandbApiError, WandbAuthError, WandbUnavailableError } from "../../../agent/backend/wandb/errors.js";
-import { backoffDelay, isRetryableStatus, operation, timingsFromEnv, WandbTransport, DEFAULT_TIMINGS } from "../../../agent/backend/wandb/transport.js";
+import { backoffDelay, extraHeadersFromEnv, isRetryableStatus, operation, timingsFromEnv, WandbTransport, DEFAULT_TIMINGS } from "../../../agent/backend/wandb/transport.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
 let server: Server | null = null;
 const sockets = new Set<Socket>();
-const seen: { auth?: string; ua?: string; body: string }[] = [];
+const seen: { auth?: string; ua?: string; extra?: string; body: string }[] = [];
 
 async function serve(handlers: Handler[]): Promise<string> {
   let n = 0;
@@ -17,7 +17,7 @@ async function serve(handlers: Handler[]): Promise<string> {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
-      seen.push({ auth: req.headers.authorization, ua: req.headers["user-agent"], body });
+      seen.push({ auth: req.headers.authorization, ua: req.headers["user-agent"], extra: req.headers["x-proxy-auth"] as string | undefined, body });
       const h = handlers[Math.min(n++, handlers.length - 1)]!;
       h(req, res, body);
     });
@@ -164,6 +164,16 @@ describe("retry policy", () => {
     expect(backoffDelay(1, { ...t, random: () => 0 })).toBe(1_500);
     expect(backoffDelay(1, { ...t, random: () => 0.999999 })).toBe(2_500);
     expect(backoffDelay(10, { ...t, random: () => 0.999999 })).toBe(60_000);
+  });
+
+  it("sends WANDB__EXTRA_HTTP_HEADERS but never lets them replace the auth header", async () => {
+    const url = await serve([ok]);
+    const extra = extraHeadersFromEnv({ WANDB__EXTRA_HTTP_HEADERS: '{"X-Proxy-Auth": "p1", "Authorization": "Bearer other"}' });
+    const t = new WandbTransport({ baseUrl: url, apiKey: "k", userAgent: "ua", extraHeaders: extra });
+    await t.request(Op, { agentId: "a1" });
+    expect(seen[0]!.extra).toBe("p1");
+    expect(seen[0]!.auth).toBe(`Basic ${Buffer.from("api:k").toString("base64")}`);
+    expect(() => extraHeadersFromEnv({ WANDB__EXTRA_HTTP_HEADERS: "[1]" })).toThrow(/WANDB__EXTRA_HTTP_HEADERS must be a JSON object/);
   });
 
   it("reads WANDB_HTTP_TIMEOUT in seconds and rejects nonsense naming the variable", () => {
