@@ -278,6 +278,12 @@ export const CALL_STUBS: Record<string, CallStub> = {
     subscriptionId: c.azureSubscriptionId,
     tenantId: c.azureTenantId,
   }),
+  "azure-native:storage:listStorageAccountKeys": (i) => ({
+    keys: [
+      { keyName: "key1", permissions: "FULL", value: `mock-storage-key-1-${shortHash(String(i.accountName))}==` },
+      { keyName: "key2", permissions: "FULL", value: `mock-storage-key-2-${shortHash(String(i.accountName))}==` },
+    ],
+  }),
   "azure-native:containerservice:getManagedCluster": (i, c) => ({
     id: `/subscriptions/${c.azureSubscriptionId}/resourceGroups/${String(i.resourceGroupName)}/providers/Microsoft.ContainerService/managedClusters/${String(i.resourceName)}`,
     name: String(i.resourceName),
@@ -309,6 +315,8 @@ function unwrapSecrets(value: unknown, path: string, found: string[]): unknown {
 export class MockRecorder implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
   readonly calls: RecordedCall[] = [];
+  /** Invokes that had no stub (they also fail in the program; this keeps the message when Pulumi swallows it). */
+  readonly callErrors: string[] = [];
   private readonly resourceStubs: Record<string, ResourceStub> = { ...RESOURCE_STUBS };
   private readonly callStubs: Record<string, CallStub> = { ...CALL_STUBS };
 
@@ -327,6 +335,7 @@ export class MockRecorder implements pulumi.runtime.Mocks {
   clear(): void {
     this.resources.length = 0;
     this.calls.length = 0;
+    this.callErrors.length = 0;
   }
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Obj } {
@@ -363,6 +372,7 @@ export class MockRecorder implements pulumi.runtime.Mocks {
     if (!stub) {
       // The runtime surfaces only `details` of a failed invoke (it expects a gRPC error).
       const message = `Pulumi mocks: no stub for invoke "${args.token}". Add one with MockRecorder.stubCall() (stacks/mocks.ts).`;
+      this.callErrors.push(message);
       throw Object.assign(new Error(message), { details: message });
     }
     return stub(inputs, this.cloud);

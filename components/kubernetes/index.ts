@@ -1,3 +1,4 @@
 export * from "./agent-image.js";
 export * from "./launch-agent.js";
 export * from "./manifests.js";
+export * from "./generic-environment.js";

@@ -1,0 +1,187 @@
+// The Pulumi program: stack config → the cloud's launch environment → launch-config.yaml → the agent on the
+// cluster. A function (not module top-level code) so `npm run render` and the tests can run it once per stack.
+import * as aws from "@pulumi/aws";
+import * as azure from "@pulumi/azure-native";
+import * as pulumi from "@pulumi/pulumi";
+import { AwsLaunchEnvironment } from "../components/aws/index.js";
+import { AzureLaunchEnvironment } from "../components/azure/index.js";
+import { GcpLaunchEnvironment } from "../components/gcp/index.js";
+import { AgentImage, type EnvVar, genericLaunchEnvironment, LaunchAgent } from "../components/kubernetes/index.js";
+import { launchConfigOutput, type LaunchConfigSettings } from "../components/launch-config.js";
+import type { LaunchEnvironmentOutputs } from "../components/types.js";
+import { NAMESPACE, parseStackConfig, type StackConfig, StackConfigError } from "./config.js";
+
+export interface StackOutputs {
+  cloud: string;
+  /** `builder.destination`: where run images (and, unless named, the agent image) are pushed. */
+  registry: pulumi.Output<string>;
+  /** `builder.build-context-store`. */
+  bucket: pulumi.Output<string>;
+  /** Role ARN, GSA email or managed-identity client id bound to the agent's ServiceAccount. */
+  identity: pulumi.Output<string>;
+  namespace: pulumi.Output<string>;
+  serviceAccount: pulumi.Output<string>;
+  agentImage: pulumi.Output<string>;
+  launchConfig: pulumi.Output<string>;
+}
+
+/** Resource-name prefix for every component of the stack. */
+const NAME = "wandb-launch";
+
+interface Environment {
+  outputs: LaunchEnvironmentOutputs;
+  agentEnv?: EnvVar[];
+  kanikoConfig?: Record<string, unknown>;
+  azureStorageAccessKey?: pulumi.Output<string>;
+  genericRegistry?: boolean;
+}
+
+function buildEnvironment(cfg: StackConfig, secrets: pulumi.Config): Environment {
+  const identityTarget = { namespace: cfg.namespace, serviceAccountName: cfg.serviceAccountName };
+  const lifecycle = {
+    contextExpirationDays: cfg.contextExpirationDays,
+    untaggedImageExpirationDays: cfg.untaggedImageExpirationDays,
+    imageExpirationDays: cfg.imageExpirationDays,
+    forceDestroy: cfg.forceDestroy,
+  };
+  switch (cfg.cloud) {
+    case "aws": {
+      const issuer =
+        cfg.oidcIssuerUrl ??
+        aws.eks.getClusterOutput({ name: cfg.eksClusterName! }).identities.apply((ids) => {
+          const url = ids[0]?.oidcs[0]?.issuer;
+          if (!url) throw new Error(`EKS cluster ${cfg.eksClusterName} has no OIDC issuer (${NAMESPACE}:eksClusterName)`);
+          return url;
+        });
+      const env = new AwsLaunchEnvironment(NAME, {
+        ...identityTarget,
+        ...lifecycle,
+        oidcIssuerUrl: issuer,
+        oidcProviderArn: cfg.oidcProviderArn,
+        repositoryName: cfg.repositoryName,
+        bucketName: cfg.bucketName,
+        kmsKeyArn: cfg.kmsKeyArn,
+      });
+      return { outputs: env.outputs };
+    }
+    case "gcp": {
+      const env = new GcpLaunchEnvironment(NAME, {
+        ...identityTarget,
+        ...lifecycle,
+        workloadIdentityPool: cfg.workloadIdentityPool,
+        repositoryId: cfg.repositoryId,
+        imageName: cfg.imageName,
+        bucketName: cfg.bucketName,
+        serviceAccountId: cfg.serviceAccountId,
+      });
+      return { outputs: env.outputs };
+    }
+    case "azure": {
+      const issuer =
+        cfg.oidcIssuerUrl ??
+        azure.containerservice
+          .getManagedClusterOutput({ resourceGroupName: cfg.aksResourceGroupName ?? cfg.resourceGroupName, resourceName: cfg.aksClusterName! })
+          .apply((c) => {
+            const url = c.oidcIssuerProfile?.issuerURL;
+            if (!url) throw new Error(`AKS cluster ${cfg.aksClusterName} has no OIDC issuer: run \`az aks update --enable-oidc-issuer --enable-workload-identity\``);
+            return url;
+          });
+      const env = new AzureLaunchEnvironment(NAME, {
+        ...identityTarget,
+        resourceGroupName: cfg.resourceGroupName,
+        location: cfg.location,
+        oidcIssuerUrl: issuer,
+        registryName: cfg.registryName,
+        registrySku: cfg.registrySku,
+        repositoryName: cfg.repositoryName,
+        storageAccountName: cfg.storageAccountName,
+        containerName: cfg.containerName,
+        contextExpirationDays: cfg.contextExpirationDays,
+        untaggedImageExpirationDays: cfg.untaggedImageExpirationDays,
+      });
+      return { outputs: env.outputs, azureStorageAccessKey: env.storageAccessKey };
+    }
+    case "kubernetes": {
+      const password = secrets.getSecret("registryPassword");
+      const host = cfg.destination.split("/")[0]!;
+      const env = genericLaunchEnvironment({
+        destination: cfg.destination,
+        buildContextStore: cfg.buildContextStore,
+        s3Endpoint: cfg.s3Endpoint,
+        s3Region: cfg.s3Region,
+        s3CredentialsSecretName: cfg.s3CredentialsSecretName,
+        registryAuthSecretName: cfg.registryAuthSecretName,
+        registryAuth:
+          cfg.registryUsername && password
+            ? pulumi.all([password]).apply(([p]) => ({ address: host, username: cfg.registryUsername!, password: p }))
+            : undefined,
+      });
+      return { ...env, genericRegistry: true };
+    }
+  }
+}
+
+/** Runs the program against the current Pulumi config (real engine or mocks). */
+export function runProgram(): StackOutputs {
+  const cfg = parseStackConfig(pulumi.runtime.allConfig());
+  const secrets = new pulumi.Config(NAMESPACE);
+  const env = buildEnvironment(cfg, secrets);
+
+  const settings: LaunchConfigSettings = {
+    queues: cfg.queues,
+    entity: cfg.entity,
+    maxJobs: cfg.maxJobs,
+    maxSchedulers: cfg.maxSchedulers,
+    verbosity: cfg.verbosity,
+    kanikoImage: cfg.kanikoImage,
+    kanikoConfig: env.kanikoConfig,
+  };
+  const launchConfig = launchConfigOutput(env.outputs, settings, { genericRegistry: env.genericRegistry });
+
+  let image: pulumi.Output<string>;
+  if (cfg.agentImage !== undefined) {
+    image = pulumi.output(cfg.agentImage);
+  } else if (env.outputs.registryAuth !== undefined) {
+    // Build this repository's Dockerfile (Pulumi runs the program from the project root) into the registry.
+    image = new AgentImage(`${NAME}-agent`, {
+      repository: env.outputs.destination,
+      registryAuth: env.outputs.registryAuth,
+      context: ".",
+      platforms: cfg.agentImagePlatforms,
+    }).ref;
+  } else {
+    throw new StackConfigError([
+      cfg.cloud === "kubernetes"
+        ? `${NAMESPACE}:agentImage is not set and there are no registry credentials to build one: run \`pulumi config set ${NAMESPACE}:agentImage <image>\` or set ${NAMESPACE}:registryUsername and \`pulumi config set --secret ${NAMESPACE}:registryPassword\``
+        : `${NAMESPACE}:agentImage is not set and ${cfg.cloud} cannot mint registry credentials for building it here: push the image (docker build -t <registry>/<repo>:agent . && docker push ...) and run \`pulumi config set ${NAMESPACE}:agentImage <image>\``,
+    ]);
+  }
+
+  const agent = new LaunchAgent(NAME, {
+    environment: env.outputs,
+    launchConfigYaml: launchConfig,
+    image,
+    namespace: cfg.namespace,
+    createNamespace: cfg.createNamespace,
+    serviceAccountName: cfg.serviceAccountName,
+    targetNamespaces: cfg.targetNamespaces,
+    apiKey: cfg.apiKey !== undefined ? secrets.requireSecret("apiKey") : undefined,
+    apiKeySecretName: cfg.apiKeySecretName,
+    apiKeySecretKey: cfg.apiKeySecretKey,
+    baseUrl: cfg.baseUrl,
+    azureStorageAccessKey: env.azureStorageAccessKey,
+    extraEnv: env.agentEnv,
+    replicas: cfg.replicas,
+  });
+
+  return {
+    cloud: cfg.cloud,
+    registry: env.outputs.destination,
+    bucket: env.outputs.buildContextStore,
+    identity: env.outputs.identity,
+    namespace: agent.namespace,
+    serviceAccount: agent.serviceAccountName,
+    agentImage: image,
+    launchConfig,
+  };
+}

@@ -1,0 +1,195 @@
+// `npm run render -- <stack>`: runs the Pulumi program under mocks with stacks/Pulumi.<stack>.yaml, without the
+// Pulumi CLI or cloud credentials, and writes render/<stack>.json: every resource with its inputs and the state the
+// provider would compute (ids, ARNs, URLs), plus the stack outputs. Secrets are masked. Review it before `pulumi up`.
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { z } from "zod";
+import { NAMESPACE } from "./config.js";
+import { DEFAULT_MOCK_CLOUD, installMocks, type MockCloud, promiseOf, settle } from "./mocks.js";
+
+export const MASK = "[secret]";
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+const stackFileSchema = z.object({
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+const secureValue = z.object({ secure: z.string() });
+
+export interface RenderedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  state: Record<string, unknown>;
+}
+export interface Rendered {
+  stack: string;
+  /** Config keys that were secrets (shown masked) or filled with a placeholder because they were not set. */
+  notes: string[];
+  resources: RenderedResource[];
+  outputs: Record<string, unknown>;
+}
+
+/** Reads Pulumi.<stack>.yaml into Pulumi's flat string config plus the list of secret keys. */
+export async function readStackFile(stack: string, root = ROOT): Promise<{ config: Record<string, string>; secretKeys: string[]; notes: string[] }> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`stack name "${stack}" is not a valid Pulumi stack name`);
+  const file = join(root, "stacks", `Pulumi.${stack}.yaml`);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new Error(`No stack config ${file}: create it with \`pulumi stack init ${stack}\` and \`pulumi config set ...\` (see docs/infrastructure.md)`);
+  }
+  const parsed = stackFileSchema.safeParse(parse(text) ?? {});
+  if (!parsed.success) throw new Error(`${file}: expected a top-level "config:" map (${parsed.error.issues[0]?.message ?? "invalid"})`);
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  const notes: string[] = [];
+  for (const [key, value] of Object.entries(parsed.data.config)) {
+    if (secureValue.safeParse(value).success) {
+      // Encrypted values cannot be decrypted without the stack's secrets provider; render with a placeholder.
+      config[key] = `placeholder-for-${key}`;
+      secretKeys.push(key);
+      notes.push(`${key}: encrypted in the stack file; rendered with a placeholder`);
+    } else {
+      config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+  }
+  const apiKey = `${NAMESPACE}:apiKey`;
+  if (config[apiKey] === undefined && config[`${NAMESPACE}:apiKeySecretName`] === undefined) {
+    config[apiKey] = "placeholder-api-key";
+    secretKeys.push(apiKey);
+    notes.push(`${apiKey}: not set in the stack file (set it with \`pulumi config set --secret ${apiKey}\`); rendered with a placeholder`);
+  }
+  return { config, secretKeys, notes };
+}
+
+function mockCloudFor(config: Record<string, string>): MockCloud {
+  return {
+    ...DEFAULT_MOCK_CLOUD,
+    awsRegion: config["aws:region"] ?? DEFAULT_MOCK_CLOUD.awsRegion,
+    gcpProject: config["gcp:project"] ?? DEFAULT_MOCK_CLOUD.gcpProject,
+    gcpRegion: config["gcp:region"] ?? DEFAULT_MOCK_CLOUD.gcpRegion,
+    azureLocation: config["azure-native:location"] ?? config[`${NAMESPACE}:location`] ?? DEFAULT_MOCK_CLOUD.azureLocation,
+  };
+}
+
+/** Masks every leaf under a secret value, keeping its shape (keys, list lengths) reviewable and schema-valid. */
+function maskLeaves(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(maskLeaves);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskLeaves(x)]));
+  return MASK;
+}
+
+/** Masks the value at each dotted path. */
+function maskPaths(value: Record<string, unknown>, paths: string[]): Record<string, unknown> {
+  if (paths.includes("")) return maskLeaves(value) as Record<string, unknown>;
+  const copy = structuredClone(value);
+  for (const path of paths) {
+    const parts = path.split(".");
+    let node: unknown = copy;
+    for (const p of parts.slice(0, -1)) node = node !== null && typeof node === "object" ? (node as Record<string, unknown>)[p] : undefined;
+    const last = parts[parts.length - 1]!;
+    if (node !== null && typeof node === "object" && last in node) {
+      const parent = node as Record<string, unknown>;
+      parent[last] = maskLeaves(parent[last]);
+    }
+  }
+  return copy;
+}
+
+/** Masks every occurrence of a secret value in any string, as a last line of defence. */
+function scrub<T>(value: T, secrets: string[]): T {
+  const live = secrets.filter((s) => s.length >= 4);
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") return live.reduce((acc, s) => acc.split(s).join(MASK), v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
+async function resolveOutput(value: unknown): Promise<unknown> {
+  if (!pulumi.Output.isInstance(value)) return value;
+  const output = value as pulumi.Output<unknown>;
+  if (await pulumi.isSecret(output)) return MASK;
+  return promiseOf(output);
+}
+
+/** Runs the program for one stack under mocks and returns what `pulumi up` would create. */
+export async function renderStack(stack: string, root = ROOT): Promise<Rendered> {
+  const { config, secretKeys, notes } = await readStackFile(stack, root);
+  const mocks = await installMocks({ project: "wandb-launch", stack, config, secretKeys, cloud: mockCloudFor(config) });
+  // Errors thrown inside Output callbacks (e.g. an invalid generated launch-config) surface as rejections.
+  const failures: unknown[] = [];
+  const onRejection = (err: unknown) => failures.push(err);
+  process.on("unhandledRejection", onRejection);
+  try {
+    const { runProgram } = await import("./program.js");
+    const out = runProgram();
+    const outputs: Record<string, unknown> = {};
+    const pending = Object.entries(out).map(async ([k, v]) => {
+      outputs[k] = await resolveOutput(v);
+    });
+    // Errors inside Output callbacks and failed invokes do not always reach a rejection anyone awaits: poll for
+    // them, and give up with the unresolved output names instead of letting the process exit silently.
+    const started = Date.now();
+    const failed = new Promise<never>((_, reject) => {
+      const timer = setInterval(() => {
+        const err = failures[0] ?? (mocks.callErrors[0] !== undefined ? new Error(mocks.callErrors[0]) : undefined);
+        const missing = Object.keys(out).filter((k) => !(k in outputs));
+        if (err !== undefined || Date.now() - started > 60_000) {
+          clearInterval(timer);
+          reject(err instanceof Error ? err : new Error(err !== undefined ? String(err) : `outputs never resolved: ${missing.join(", ")}`));
+        }
+      }, 50);
+      void Promise.allSettled(pending).then(() => clearInterval(timer));
+    });
+    await Promise.race([Promise.all(pending), failed]);
+    await settle();
+    const late = failures[0] ?? mocks.callErrors[0];
+    if (late !== undefined) throw late instanceof Error ? late : new Error(String(late));
+    const secretValues = secretKeys.map((k) => config[k]!).concat(["mock-ecr-password", "mock-gcp-access-token"]);
+    const resources = mocks.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      inputs: maskPaths(r.inputs, r.secretPaths),
+      state: maskPaths(r.state, r.secretPaths),
+    }));
+    return scrub({ stack, notes, resources, outputs: Object.fromEntries(Object.keys(out).map((k) => [k, outputs[k]])) }, secretValues);
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+}
+
+/** The CLI: renders one stack to render/<stack>.json; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const stack = argv[0];
+  if (!stack || argv.length > 1) {
+    process.stderr.write("usage: npm run render -- <stack>   (aws, gcp, azure, kubernetes or any stacks/Pulumi.<stack>.yaml)\n");
+    return 2;
+  }
+  try {
+    const rendered = await renderStack(stack);
+    const file = resolve(ROOT, "render", `${stack}.json`);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, `${JSON.stringify(rendered, null, 2)}\n`);
+    process.stdout.write(`${file}: ${rendered.resources.length} resources, outputs: ${Object.keys(rendered.outputs).join(", ")}\n`);
+    for (const n of rendered.notes) process.stdout.write(`  note: ${n}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`render ${stack} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  // Pulumi keeps gRPC-free mock state alive; exit explicitly once the file is written.
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+    process.stderr.write(`${String(err)}\n`);
+    process.exit(1);
+  });
+}

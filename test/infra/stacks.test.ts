@@ -1,0 +1,157 @@
+import { readFile, rm } from "node:fs/promises";
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it, vi } from "vitest";
+import { parse } from "yaml";
+import { validateAgentConfig } from "../../agent/config/index.js";
+import { parseStackConfig, StackConfigError } from "../../stacks/config.js";
+import { main, MASK, type Rendered, renderStack } from "../../stacks/render.js";
+import { validateKubernetesObject } from "./k8s-schema.js";
+import { installMocks, promiseOf, settle } from "./mocks.js";
+
+describe("Pulumi mocks", () => {
+  it("return provider-computed state, record inputs with secrets unwrapped, and reject unknown invokes", async () => {
+    const mocks = await installMocks();
+    const aws = await import("@pulumi/aws");
+    const k8s = await import("@pulumi/kubernetes");
+    const repo = new aws.ecr.Repository("r", { name: "agent" });
+    const secret = new k8s.core.v1.Secret("s", { metadata: { namespace: "wandb" }, stringData: { password: pulumi.secret("k") } });
+    expect(await promiseOf(repo.repositoryUrl)).toBe("123456789012.dkr.ecr.us-west-2.amazonaws.com/agent");
+    expect(await promiseOf(repo.arn)).toBe("arn:aws:ecr:us-west-2:123456789012:repository/agent");
+    expect(await promiseOf(secret.id)).toMatch(/^wandb\/s-[0-9a-f]{7}$/);
+    await settle();
+    const rec = mocks.one("kubernetes:core/v1:Secret");
+    expect(rec.inputs.stringData).toEqual({ password: "k" });
+    expect(rec.secretPaths).toContain("stringData");
+    expect((await aws.getCallerIdentity()).accountId).toBe("123456789012");
+    await expect(aws.getAvailabilityZones()).rejects.toThrow(/no stub for invoke "aws:index\/getAvailabilityZones/);
+    expect(mocks.callErrors).toHaveLength(1);
+  });
+});
+
+describe("stack config", () => {
+  const base = {
+    "wandb-launch:cloud": "aws",
+    "aws:region": "us-west-2",
+    "wandb-launch:eksClusterName": "eks",
+    "wandb-launch:queues": '["q"]',
+    "wandb-launch:apiKey": "secret-value-1234",
+  };
+  const problems = (flat: Record<string, string>): string[] => {
+    try {
+      parseStackConfig(flat);
+    } catch (err) {
+      if (err instanceof StackConfigError) return err.problems;
+      throw err;
+    }
+    return [];
+  };
+
+  it("applies defaults and parses lists and numbers", () => {
+    const cfg = parseStackConfig({ ...base, "wandb-launch:maxJobs": "4", "wandb-launch:targetNamespaces": "ml-a, ml-b" });
+    expect(cfg).toMatchObject({ cloud: "aws", queues: ["q"], maxJobs: 4, namespace: "wandb", serviceAccountName: "wandb-launch-agent", targetNamespaces: ["ml-a", "ml-b"] });
+  });
+
+  it("names the pulumi config key and the fix for every problem, never a secret value", () => {
+    expect(problems({})).toEqual([expect.stringMatching(/^wandb-launch:cloud is not set: run `pulumi config set wandb-launch:cloud <aws\|gcp\|azure\|kubernetes>`/)]);
+    expect(problems({ ...base, "wandb-launch:cloud": "aks" })[0]).toMatch(/wandb-launch:cloud is "aks": use one of aws, gcp, azure, kubernetes/);
+    const p = problems({ ...base, "aws:region": "", "wandb-launch:queues": "[]", "wandb-launch:maxJobs": "lots", "wandb-launch:namespce": "x", "wandb-launch:resourceGroupName": "rg" });
+    expect(p).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^aws:region is not set: .*`pulumi config set aws:region us-west-2`/),
+        expect.stringMatching(/^wandb-launch:queues needs at least one queue/),
+        expect.stringMatching(/^wandb-launch:maxJobs .*\(got "lots"\)/),
+        expect.stringMatching(/^wandb-launch:namespce is not a setting of this program \(did you mean wandb-launch:namespace\?\)/),
+        expect.stringMatching(/^wandb-launch:resourceGroupName does not apply to cloud aws/),
+      ]),
+    );
+    const noKey = { ...base } as Record<string, string>;
+    delete noKey["wandb-launch:apiKey"];
+    expect(problems(noKey)).toEqual([expect.stringContaining("pulumi config set --secret wandb-launch:apiKey")]);
+    expect(problems({ ...base, "wandb-launch:apiKeySecretName": "Bad_Name" }).join("\n")).not.toContain("secret-value-1234");
+    expect(problems({ ...base, "wandb-launch:eksClusterName": undefined as unknown as string })).toEqual([expect.stringMatching(/wandb-launch:eksClusterName is required/)]);
+    expect(problems({ "wandb-launch:cloud": "azure", "wandb-launch:queues": "q", "wandb-launch:apiKey": "k", "wandb-launch:resourceGroupName": "rg", "wandb-launch:aksClusterName": "a", "wandb-launch:namespace": "ml" })).toEqual([
+      expect.stringMatching(/wandb-launch:namespace is "ml": on Azure .* namespace "wandb"/),
+    ]);
+    expect(problems({ "wandb-launch:cloud": "kubernetes", "wandb-launch:queues": "q", "wandb-launch:apiKey": "k", "wandb-launch:destination": "r.example.com/x", "wandb-launch:buildContextStore": "gs://b/p", "wandb-launch:s3CredentialsSecretName": "s" })).toEqual([
+      expect.stringMatching(/^wandb-launch:buildContextStore must be an s3:\/\/<bucket>\/<prefix> URI .*\(got "gs:\/\/b\/p"\)/),
+    ]);
+  });
+});
+
+describe("npm run render", () => {
+  const rendered: Record<string, Rendered> = {};
+  const stacks = ["aws", "gcp", "azure", "kubernetes"] as const;
+
+  it.each(stacks)("renders %s from its sample stack file with no credentials", async (stack) => {
+    const r = await renderStack(stack);
+    rendered[stack] = r;
+    expect(r.outputs.cloud).toBe(stack);
+    for (const k of ["registry", "bucket", "identity", "namespace", "serviceAccount", "agentImage", "launchConfig"]) {
+      expect(typeof r.outputs[k], k).toBe("string");
+    }
+    // The exported config is the one in the ConfigMap, and the agent accepts it.
+    const cm = r.resources.find((x) => x.type === "kubernetes:core/v1:ConfigMap")!;
+    const yaml = (cm.inputs.data as Record<string, string>)["launch-config.yaml"]!;
+    expect(yaml).toBe(r.outputs.launchConfig);
+    const doc = parse(yaml) as { builder: Record<string, unknown>; environment: { type: string; region: unknown } };
+    const check = validateAgentConfig(doc);
+    expect(check.errors).toEqual([]);
+    expect(check.warnings).toEqual(stack === "kubernetes" ? [expect.stringContaining("Unable to recognize registry type")] : []);
+    expect(doc.builder.destination).toBe(r.outputs.registry);
+    expect(doc.builder["build-context-store"]).toBe(r.outputs.bucket);
+    expect(doc.environment.region).toBe({ aws: "us-west-2", gcp: "us-central1", azure: null, kubernetes: "us-east-1" }[stack]);
+
+    // Every Kubernetes object is schema-valid, every resource has a type, name, inputs and state.
+    const kube = r.resources.filter((x) => x.type.startsWith("kubernetes:"));
+    expect(kube.length).toBeGreaterThanOrEqual(9);
+    for (const obj of kube) validateKubernetesObject(obj.inputs);
+    for (const res of r.resources) expect(Object.keys(res)).toEqual(["type", "name", "inputs", "state"]);
+
+    // Secrets are masked everywhere.
+    const text = JSON.stringify(r);
+    expect(text).not.toContain("placeholder-api-key");
+    expect(text).not.toMatch(/mock-(ecr-password|gcp-access-token|storage-key)/);
+    const secret = r.resources.find((x) => x.type === "kubernetes:core/v1:Secret" && (x.inputs.metadata as { name: string }).name.startsWith("wandb-api-key"))!;
+    expect(secret.inputs.stringData).toEqual({ password: MASK });
+    // The ServiceAccount carries the identity the cloud trusts.
+    const sa = r.resources.find((x) => x.type === "kubernetes:core/v1:ServiceAccount")!;
+    const annotations = (sa.inputs.metadata as { annotations: Record<string, string> }).annotations;
+    const expected = { aws: "eks.amazonaws.com/role-arn", gcp: "iam.gke.io/gcp-service-account", azure: "azure.workload.identity/client-id", kubernetes: undefined }[stack];
+    if (expected) expect(annotations[expected]).toBe(r.outputs.identity);
+    else expect(annotations).toEqual({});
+  });
+
+  it("builds the agent image into the environment's registry when no image is named", () => {
+    for (const stack of ["aws", "gcp"] as const) {
+      const image = rendered[stack]!.resources.find((x) => x.type === "docker-build:index:Image")!;
+      expect(image.inputs).toMatchObject({ push: true, context: { location: "." }, dockerfile: { location: "./Dockerfile" }, registries: [{ address: MASK, username: MASK, password: MASK }] });
+      expect(image.inputs.tags).toEqual([`${String(rendered[stack]!.outputs.registry)}:launch-agent`]);
+      const dep = rendered[stack]!.resources.find((x) => x.type === "kubernetes:apps/v1:Deployment")!;
+      const img = (dep.inputs.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image;
+      expect(img).toBe(rendered[stack]!.outputs.agentImage);
+      expect(img).toMatch(/@sha256:[0-9a-f]{64}$/);
+    }
+    expect(rendered.azure!.resources.some((x) => x.type === "docker-build:index:Image")).toBe(false);
+  });
+
+  it("the CLI writes render/<stack>.json and fails with the pulumi config key on bad config", async () => {
+    await rm("render/kubernetes.json", { force: true });
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((s) => (out.push(String(s)), true));
+    const ewrite = vi.spyOn(process.stderr, "write").mockImplementation((s) => (out.push(String(s)), true));
+    try {
+      expect(await main(["kubernetes"])).toBe(0);
+      expect(await main(["nope"])).toBe(1);
+      expect(await main([])).toBe(2);
+    } finally {
+      write.mockRestore();
+      ewrite.mockRestore();
+    }
+    expect(out.join("")).toMatch(/render\/kubernetes\.json: 10 resources/);
+    expect(out.join("")).toMatch(/No stack config .*Pulumi\.nope\.yaml: create it with `pulumi stack init nope`/);
+    expect(out.join("")).toMatch(/usage: npm run render -- <stack>/);
+    const file = JSON.parse(await readFile("render/kubernetes.json", "utf8")) as Rendered;
+    expect(file.outputs.cloud).toBe("kubernetes");
+    expect(file.resources).toHaveLength(10);
+  });
+});
