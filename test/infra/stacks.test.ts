@@ -155,3 +155,23 @@ describe("npm run render", () => {
     expect(file.resources).toHaveLength(10);
   });
 });
+
+describe("agent image Dockerfile", () => {
+  it("copies only files the build context keeps, and runs the compiled agent as uid 1000", async () => {
+    const dockerfile = await readFile("Dockerfile", "utf8");
+    const ignore = (await readFile(".dockerignore", "utf8")).split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    expect(ignore[0]).toBe("*");
+    const kept = ignore.filter((l) => l.startsWith("!")).map((l) => l.slice(1).replace(/\/$/, ""));
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(sources.length).toBeGreaterThan(3);
+    for (const src of sources) expect(kept, `${src} is copied but excluded by .dockerignore`).toContain(src);
+    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/bin\/launch-agent\.js"\]$/m);
+    expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-bookworm-slim$/m);
+    // The entrypoint falls back to dist/ when the TypeScript sources are absent, as they are in the image.
+    const bin = await readFile("bin/launch-agent.js", "utf8");
+    expect(bin).toContain('join(root, "dist", "agent", "cli.js")');
+    const build = JSON.parse(await readFile("tsconfig.build.json", "utf8")) as { compilerOptions: { outDir: string } };
+    expect(build.compilerOptions.outDir).toBe("dist");
+  });
+});
