@@ -101,7 +101,9 @@ export type Fault =
   | { kind: "status"; status: number; body?: string }
   | { kind: "hang" }
   | { kind: "malformed"; body?: string }
-  | { kind: "graphqlError"; message: string };
+  | { kind: "graphqlError"; message: string }
+  /** Apply the request, then drop the connection: the client never learns it succeeded. */
+  | { kind: "applyThenDrop" };
 
 export interface FakeWandbOptions {
   apiKey?: string;
@@ -422,7 +424,7 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     }
 
     const fault = takeFault(call.operation);
-    if (fault) {
+    if (fault && fault.kind !== "applyThenDrop") {
       switch (fault.kind) {
         case "hang":
           call.status = 0;
@@ -457,6 +459,11 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     const invalid = validate(schema, doc);
     if (invalid.length) return requestError(res, 400, call, invalid.map((e) => e.message));
     const result = await execute({ schema, document: doc, rootValue, variableValues: variables, operationName: op.name!.value });
+    if (fault?.kind === "applyThenDrop") {
+      call.status = 0;
+      req.socket.destroy();
+      return;
+    }
     if (!result.data && result.errors?.length) {
       // Variable coercion failures: the request itself is wrong.
       return requestError(res, 400, call, result.errors.map((e) => e.message));

@@ -214,8 +214,13 @@ class WandbBackend implements QueueBackend {
   }
 
   async ack(item: QueueItem, runId: string): Promise<void> {
-    const res = (await this.#api.request(ops.AckRunQueueItem, { itemId: item.id, runId: String(runId) })).ackRunQueueItem;
-    if (!res?.success) {
+    let retried = false;
+    const res = (await this.#api.request(ops.AckRunQueueItem, { itemId: item.id, runId: String(runId) }, { onRetry: () => (retried = true) })).ackRunQueueItem;
+    if (!res?.success && retried) {
+      // An attempt whose answer was lost may have acked it already; the item is leased to us, so
+      // "already acknowledged" after a retry is our own ack, not another agent's.
+      this.#log.warn({ item: item.id }, "ack was retried and W&B reports the item already acknowledged; assuming the lost attempt acked it");
+    } else if (!res?.success) {
       throw new WandbApiError("ackRunQueueItem", "Error acking run queue item. Item may have already been acknowledged by another process");
     }
     if (isSchedulerSpec(item.runSpec)) this.#schedulers.add(item.id);

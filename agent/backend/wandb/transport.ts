@@ -106,6 +106,8 @@ export interface TransportOptions {
 export interface CallOptions {
   /** Fewer attempts for calls the loop repeats anyway (pop, heartbeat). */
   maxAttempts?: number;
+  /** Told before each retry; a retried mutation may have been applied by the failed attempt. */
+  onRetry?: (attempt: number, reason: string) => void;
 }
 
 /** Thrown inside one attempt to say whether another attempt may help. */
@@ -250,6 +252,7 @@ export class WandbTransport {
         }
         last = err instanceof AttemptError ? err.message : describeFetchError(err, timeoutMs);
         if (n === max || inflight.aborted) break;
+        opts.onRetry?.(n, last);
         const wait = backoffDelay(n, this.timings);
         this.#logger?.debug({ operation: what, attempt: n, waitMs: wait, reason: last }, "W&B call failed, retrying");
         try {

@@ -124,6 +124,15 @@ describe("loop calls (reference §7.3)", () => {
     await expect(b.ack(item, "run12345")).rejects.toThrow("Item may have already been acknowledged by another process");
   });
 
+  it("an ack whose answer was lost and is retried still counts as ours", async () => {
+    fake.push("q1", spec());
+    const item = (await b.pop("q1"))!;
+    fake.failNext({ kind: "applyThenDrop" }, { operation: "ackRunQueueItem" });
+    await b.ack(item, "r7");
+    expect(fake.callsTo("ackRunQueueItem").map((c) => c.status)).toEqual([0, 200]);
+    expect(fake.item(item.id)).toMatchObject({ state: "CLAIMED", runName: "r7" });
+  });
+
   it("returns a malformed runSpec raw, so the pipeline fails only that item", async () => {
     fake.push("q1", "{not json");
     const item = (await b.pop("q1"))!;
