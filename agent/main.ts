@@ -1,23 +1,16 @@
 import type { AgentConfig } from "./config/index.js";
 import type { Logger } from "./log.js";
-import type { QueueBackend, ResolvedJob } from "./backend/types.js";
+import type { QueueBackend } from "./backend/types.js";
 import { LaunchAgent, type AgentOptions } from "./agent.js";
 import { selectBuilder } from "./builders/select.js";
 import { createRunner } from "./runners/select.js";
-import { LaunchError } from "./errors.js";
+import { prepareJobSource } from "./jobs/sources.js";
 
 export interface ComposeOptions {
   config: AgentConfig;
   backend: QueueBackend;
   logger: Logger;
   overrides?: Partial<AgentOptions>;
-}
-
-/** Git and other sources are made ready by the image-build module; code artifacts already are. */
-async function prepareJobSource(job: ResolvedJob, logger: Logger): Promise<ResolvedJob> {
-  if (job.job.source_type !== "repo") return job;
-  void logger;
-  throw new LaunchError(`job ${job.name} is a git (repo) job, which this build of the agent cannot fetch yet`, "agent");
 }
 
 /** Wires the production parts of the agent together; tests override what they need. */
@@ -28,8 +21,8 @@ export function composeAgent(opts: ComposeOptions): LaunchAgent {
     backend,
     logger,
     selectBuilder: (cfg) => selectBuilder(cfg, { logger }),
-    createRunner,
-    prepareJobSource,
+    createRunner: (resource, identity) => createRunner(resource, { config, agentName: identity.name }),
+    prepareJobSource: (job, log) => prepareJobSource(job, { logger: log }),
     pollIntervalMs: backend.kind === "local" ? 1_000 : 10_000,
     ...opts.overrides,
   });

@@ -17,7 +17,7 @@ export interface ItemDeps {
   identity: AgentIdentity;
   logger: Logger;
   selectBuilder(config: AgentConfig): Promise<Builder>;
-  createRunner(resource: string): Runner;
+  createRunner(resource: string, identity: AgentIdentity): Runner;
   /** Fetches git sources etc. into the job's code directory (image builds module). */
   prepareJobSource(job: ResolvedJob, logger: Logger): Promise<ResolvedJob>;
   /** How often a running item asks the backend whether a user stopped it. */
@@ -91,7 +91,7 @@ export class ItemTask {
   private async launch(runSpec: RunSpec, runId: string, job: ResolvedJob): Promise<RunOutcome> {
     const { backend, config } = this.deps;
     const resource = runSpec.resource ?? DEFAULT_RESOURCE;
-    const runner = this.deps.createRunner(resource);
+    const runner = this.deps.createRunner(resource, this.deps.identity);
     const { image, mountCode } = await this.chooseImage(runSpec, runId, job, resource);
     if (this.interrupted) return { status: "interrupted", message: "the agent shut down before the run started" };
     const credentials = backend.runCredentials();

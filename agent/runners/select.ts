@@ -1,18 +1,33 @@
+import type { AgentConfig } from "../config/index.js";
 import { LaunchError } from "../errors.js";
+import { KubernetesRunner } from "./kubernetes.js";
+import { LocalContainerRunner } from "./local-container.js";
 import { LocalProcessRunner } from "./local-process.js";
 import type { Runner } from "./types.js";
 
 /** The resources this agent can run on, by the names run specs use. */
-export const SUPPORTED_RESOURCES = ["local-process"] as const;
+export const SUPPORTED_RESOURCES = ["local-process", "local-container", "kubernetes"] as const;
+
+export interface RunnerContext {
+  config: AgentConfig;
+  /** The agent's name, for the labels Kubernetes runs carry. */
+  agentName: string;
+}
 
 /** A runner for the run spec's `resource`; an unknown one fails the item (stage run), not the agent. */
-export function createRunner(resource: string): Runner {
+export function createRunner(resource: string, ctx: RunnerContext): Runner {
   switch (resource) {
     case "local-process":
       return new LocalProcessRunner();
+    case "local-container":
+    case "local": // the official agent's older name for local-container
+      return new LocalContainerRunner();
+    case "kubernetes":
+      return new KubernetesRunner({ config: ctx.config, agentName: ctx.agentName });
     default:
       throw new LaunchError(
-        `resource ${JSON.stringify(resource)} is not supported by this agent; supported: ${SUPPORTED_RESOURCES.join(", ")}. Set "resource" in the run spec (launch-agent local push --resource ...).`,
+        `resource ${JSON.stringify(resource)} is not supported by this agent; supported: ${SUPPORTED_RESOURCES.join(", ")}. ` +
+          `SageMaker and Vertex runs need the official agent. Set "resource" in the run spec (launch-agent local push --resource ...).`,
         "run",
       );
   }

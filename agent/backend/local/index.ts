@@ -9,13 +9,14 @@ import type { Logger } from "../../log.js";
 import type { AgentIdentity, QueueBackend, QueueItem, ResolvedJob, RunCredentials, RunOutcome } from "../types.js";
 import { LocalQueueStore, type ItemState } from "./store.js";
 import { formatZodIssues } from "../../jobs/zod-format.js";
+import { localSourceString } from "../../jobs/digest.js";
 
 export { LocalQueueStore, resolveLocalRoot } from "./store.js";
 
 export interface LocalBackendOptions {
   root: string;
   logger: Logger;
-  /** How the source string of a local job is formed (the image-build code digests the directory). */
+  /** How the source string of a local job is formed; default: its name plus a digest of its code, so an edit changes the tag. */
   sourceString?: (jobDir: string) => Promise<string>;
   env?: NodeJS.ProcessEnv;
 }
@@ -100,7 +101,7 @@ export class LocalBackend implements QueueBackend {
     const files: ResolvedJob["files"] = {};
     if (existsSync(join(jobDir, "requirements.frozen.txt"))) files.requirementsFrozen = join(jobDir, "requirements.frozen.txt");
     if (existsSync(join(jobDir, "diff.patch"))) files.diffPatch = join(jobDir, "diff.patch");
-    const sourceString = this.opts.sourceString ? await this.opts.sourceString(jobDir) : `local:${jobDir}`;
+    const sourceString = await (this.opts.sourceString ?? localSourceString)(jobDir);
     return {
       name: basename(jobDir),
       job,
