@@ -84,6 +84,7 @@ class WandbBackend implements QueueBackend {
       extraHeaders = extraHeadersFromEnv(opts.env);
       timings = { ...DEFAULT_WANDB_TIMINGS, ...timingsFromEnv(opts.env, DEFAULT_WANDB_TIMINGS), ...opts.timings } as WandbTimings;
     } catch (err) {
+      creds = null;
       credsError = err; // reported by start(), where the agent expects start-up errors
     }
     this.#creds = creds;

@@ -85,6 +85,14 @@ describe("registration (reference §7.2)", () => {
     expect(fake.calls[0]!.status).toBe(401);
   });
 
+  it("reports a missing key or a bad env setting from start(), before any request", async () => {
+    const noKey = await backend({ env: { WANDB_API_KEY: "" } });
+    await expect(noKey.start(["q1"])).rejects.toThrow(/No W&B API key found for 127\.0\.0\.1: set WANDB_API_KEY or run `wandb login`/);
+    const badHeaders = await backend({ env: { WANDB__EXTRA_HTTP_HEADERS: "nope" } });
+    await expect(badHeaders.start(["q1"])).rejects.toThrow(/WANDB__EXTRA_HTTP_HEADERS must be a JSON object/);
+    expect(fake.calls).toHaveLength(0);
+  });
+
   it("uses config.entity over the viewer's default and warns when it is a team", async () => {
     await fake.close();
     fake = await startFakeWandb({ teams: ["team-x"] });
