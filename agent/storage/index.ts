@@ -2,7 +2,9 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Storage } from "@google-cloud/storage";
 import type { BlobServiceClient } from "@azure/storage-blob";
+import { ConfigError } from "../config/index.js";
 import { classifyStorageUri, type StorageUri } from "../config/uris.js";
+import { STORE_KEY } from "./errors.js";
 import type { Logger } from "../log.js";
 import { AzureContextStore } from "./azure.js";
 import { GcsContextStore } from "./gcs.js";
@@ -26,6 +28,17 @@ export interface ContextStoreOptions {
   s3Checksums?: ChecksumMode;
 }
 
+/**
+ * A query string would become part of every object name, and on Azure it is usually a SAS token: a
+ * secret that must not reach logs or error messages. Only the part before it is echoed.
+ */
+function rejectQueryString(uri: string): void {
+  const q = uri.search(/[?#]/);
+  if (q < 0) return;
+  const message = `The URI must not contain a query string or fragment (a SAS token?); the agent authenticates with its cloud identity, not with tokens in the URI. Remove everything from '${uri[q]}' on. Got '${uri.slice(0, q)}${uri[q]}…'.`;
+  throw new ConfigError(`${STORE_KEY}: ${message}`, [{ path: STORE_KEY, message }]);
+}
+
 const CLOUD_OF: Record<ContextStoreKind, string> = { s3: "aws", gcs: "gcp", azure: "azure" };
 
 /**
@@ -35,6 +48,7 @@ const CLOUD_OF: Record<ContextStoreKind, string> = { s3: "aws", gcs: "gcp", azur
  * mismatch is logged as a warning because it usually means a copy-pasted config.
  */
 export function contextStoreFor(uri: string, opts: ContextStoreOptions): ContextStore {
+  rejectQueryString(uri);
   const store: StorageUri = classifyStorageUri(uri);
   const envType = opts.environment?.type;
   if (envType && envType !== CLOUD_OF[store.kind]) {

@@ -76,7 +76,7 @@ export class S3ContextStore implements ContextStore {
     if (code === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
       return storeError(this.store, operation, "No AWS credentials found", message, NO_CREDENTIALS, err);
     }
-    if (/Region is missing/i.test(message)) {
+    if (/Region is missing|Region not accepted/i.test(message)) {
       return storeError(this.store, operation, "No AWS region configured", message, "Set environment.region in the launch config (or AWS_REGION for the agent).", err);
     }
     if (status === 404 || code === "NotFound" || code === "NoSuchBucket") {
