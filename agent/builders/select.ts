@@ -48,11 +48,10 @@ export async function selectBuilder(config: AgentConfig, deps: BuilderDeps): Pro
       return createDocker(config, deps.logger);
     case "noop":
       return new NoopBuilder();
-    case "kaniko":
-      throw new LaunchError(
-        "builder.type kaniko is not supported by this agent yet: kaniko builds run as Kubernetes Jobs, which this version does not create. Use builder.type docker, or the official agent for kaniko builds.",
-        "build",
-      );
+    case "kaniko": {
+      const { KanikoBuilder } = await import("./kaniko.js");
+      return new KanikoBuilder({ config, logger: deps.logger });
+    }
     case undefined:
       throw new LaunchError("Could not create builder from config. Builder type not specified: set builder.type to docker, kaniko or noop", "build");
     default:
