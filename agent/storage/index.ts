@@ -24,8 +24,14 @@ export interface ContextStoreOptions {
   logger: Logger;
   /** Pre-built clients (tests, or a caller that already has one); default: each cloud's default chain. */
   clients?: { s3?: S3Client; gcs?: Storage; azure?: BlobServiceClient };
-  /** S3 flexible-checksum mode for the default client (see S3StoreOptions.checksums). */
-  s3Checksums?: ChecksumMode;
+  /**
+   * S3-compatible stores, for the default S3 client. Unset fields come from S3_ENDPOINT and
+   * S3_FORCE_PATH_STYLE, the variables kaniko itself reads for its S3 context, so one setting
+   * serves both the agent's upload and kaniko's download.
+   */
+  s3?: { endpoint?: string; forcePathStyle?: boolean; checksums?: ChecksumMode };
+  /** Environment variables for the S3 defaults above (tests); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -58,13 +64,19 @@ export function contextStoreFor(uri: string, opts: ContextStoreOptions): Context
     );
   }
   switch (store.kind) {
-    case "s3":
+    case "s3": {
+      const env = opts.env ?? process.env;
+      const endpoint = opts.s3?.endpoint ?? (env.S3_ENDPOINT || undefined);
+      const forcePathStyle = opts.s3?.forcePathStyle ?? /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? "");
       return new S3ContextStore(store, {
         logger: opts.logger,
         region: opts.environment?.region ?? null,
         ...(opts.clients?.s3 ? { client: opts.clients.s3 } : {}),
-        ...(opts.s3Checksums ? { checksums: opts.s3Checksums } : {}),
+        ...(endpoint ? { endpoint } : {}),
+        ...(forcePathStyle ? { forcePathStyle } : {}),
+        ...(opts.s3?.checksums ? { checksums: opts.s3.checksums } : {}),
       });
+    }
     case "gcs":
       return new GcsContextStore(store, { logger: opts.logger, ...(opts.clients?.gcs ? { client: opts.clients.gcs } : {}) });
     case "azure":

@@ -21,10 +21,15 @@ export interface S3StoreOptions {
   /** `environment.region`; when null the SDK's own resolution applies (AWS_REGION, profile). */
   region?: string | null;
   client?: S3Client;
+  /** An S3-compatible endpoint (CoreWeave, MinIO, Ceph…); default AWS's, or AWS_ENDPOINT_URL_S3. */
+  endpoint?: string;
+  forcePathStyle?: boolean;
   /**
-   * Flexible checksums. The SDK default (WHEN_SUPPORTED) sends streamed bodies `aws-chunked`,
-   * which some S3-compatible servers store verbatim; WHEN_REQUIRED sends plain bodies. The SDK
-   * also reads AWS_REQUEST_CHECKSUM_CALCULATION / AWS_RESPONSE_CHECKSUM_VALIDATION.
+   * Flexible checksums. With the SDK default (WHEN_SUPPORTED) every request carries x-amz-checksum
+   * headers (and streamed bodies go `aws-chunked`), which older S3-compatible servers reject or
+   * store verbatim. Our uploads send buffered parts, so AWS itself is fine either way. Default:
+   * WHEN_REQUIRED with a custom `endpoint`, else the SDK's own default (which also reads
+   * AWS_REQUEST_CHECKSUM_CALCULATION / AWS_RESPONSE_CHECKSUM_VALIDATION).
    */
   checksums?: ChecksumMode;
 }
@@ -51,13 +56,16 @@ export class S3ContextStore implements ContextStore {
   ) {
     this.logger = opts.logger;
     this.base = `s3://${store.bucket}`;
+    const checksums = opts.checksums ?? (opts.endpoint ? "WHEN_REQUIRED" : undefined);
     this.client =
       opts.client ??
       new S3Client({
         ...(opts.region ? { region: opts.region } : {}),
+        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+        ...(opts.forcePathStyle ? { forcePathStyle: true } : {}),
         // A bucket in another region than environment.region still works (one extra round trip).
         followRegionRedirects: true,
-        ...(opts.checksums ? { requestChecksumCalculation: opts.checksums, responseChecksumValidation: opts.checksums } : {}),
+        ...(checksums ? { requestChecksumCalculation: checksums, responseChecksumValidation: checksums } : {}),
       });
   }
 

@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { LaunchError } from "../../../agent/errors.js";
 import { silentLogger } from "../../../agent/log.js";
 import { contextStoreFor } from "../../../agent/storage/index.js";
@@ -20,6 +20,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await s3?.stop();
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
 });
 
 const storeFor = (uri: string, accessKeyId?: string, client = s3.client(accessKeyId)) =>
@@ -80,6 +83,24 @@ describe("S3 context store (s3rver)", () => {
     expect(await storeFor("s3://other-bucket/").uploadContext(context, "rootrun2.tgz")).toBe("s3://other-bucket/rootrun2.tgz");
     expect(await storeFor("s3://other-bucket/nested/p/").uploadContext(context, "run3.tgz")).toBe("s3://other-bucket/nested/p/run3.tgz");
     expect(await keys("other-bucket")).toEqual(["nested/p/run3.tgz", "rootrun1.tgz", "rootrun2.tgz"]);
+  });
+
+  it("the default client reaches an S3-compatible endpoint from S3_ENDPOINT/S3_FORCE_PATH_STYLE on the default credential chain", async () => {
+    // Credentials from the environment, as the SDK's default chain reads them; nothing injected.
+    vi.stubEnv("AWS_ACCESS_KEY_ID", S3RVER_CREDENTIALS.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", S3RVER_CREDENTIALS.secretAccessKey);
+    vi.stubEnv("AWS_SESSION_TOKEN", undefined);
+    vi.stubEnv("AWS_PROFILE", undefined);
+    vi.stubEnv("AWS_EC2_METADATA_DISABLED", "true");
+    const store = contextStoreFor("s3://contexts/compat", {
+      environment: { type: "aws", region: "us-east-1" },
+      logger: silentLogger,
+      env: { S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: "true" },
+    });
+    await store.verify();
+    const uri = await store.uploadContext(context, "compat01.tgz");
+    expect(uri).toBe("s3://contexts/compat/compat01.tgz");
+    await expectSameTree(await extractTo(await download("contexts", "compat/compat01.tgz")), context);
   });
 
   it("verify() passes for an existing bucket", async () => {
