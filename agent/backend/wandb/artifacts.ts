@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { copyFile, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import type { z } from "zod";
@@ -138,7 +139,8 @@ export class ArtifactStore {
       }
       const cached = await this.#cached(entry.digest, path, urls.get(path), label);
       await mkdir(dirname(dest), { recursive: true });
-      await copyFile(cached, dest);
+      // A copy (reflinked where the filesystem can): runs may change their files, the cache must not.
+      await copyFile(cached, dest, constants.COPYFILE_FICLONE);
     }
     return paths;
   }
