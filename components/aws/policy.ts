@@ -135,10 +135,14 @@ export function tlsOnlyBucketPolicy(bucketArn: string): PolicyDocument {
   };
 }
 
+export type EcrLifecycleSelection =
+  | { tagStatus: "untagged" | "any"; countType: "sinceImagePushed"; countUnit: "days"; countNumber: number }
+  | { tagStatus: "tagged"; tagPrefixList: string[]; countType: "imageCountMoreThan"; countNumber: number };
+
 export interface EcrLifecycleRule {
   rulePriority: number;
   description: string;
-  selection: { tagStatus: "untagged" | "any"; countType: "sinceImagePushed"; countUnit: "days"; countNumber: number };
+  selection: EcrLifecycleSelection;
   action: { type: "expire" };
 }
 
@@ -150,6 +154,12 @@ export interface EcrLifecycleOptions {
    * later run of the same source then rebuilds. Off unless set.
    */
   imageExpirationDays?: number;
+  /**
+   * Tag of the agent's own image in this repository (default `launch-agent`). With `imageExpirationDays` set it is
+   * shielded from the age rule: ECR never lets a lower-priority rule expire an image a higher-priority rule's tag
+   * selection matched, and only one image ever carries this moving tag, so the count of 1 never expires it either.
+   */
+  agentImageTag?: string;
 }
 
 /**
@@ -169,6 +179,12 @@ export function ecrLifecyclePolicy(o: EcrLifecycleOptions): { rules: EcrLifecycl
   if (o.imageExpirationDays !== undefined) {
     rules.push({
       rulePriority: 2,
+      description: "Keep the agent's current image out of the age rule below",
+      selection: { tagStatus: "tagged", tagPrefixList: [o.agentImageTag ?? "launch-agent"], countType: "imageCountMoreThan", countNumber: 1 },
+      action: { type: "expire" },
+    });
+    rules.push({
+      rulePriority: 3,
       description: `Expire every image (runs and kaniko cache) ${o.imageExpirationDays} days after push`,
       selection: { tagStatus: "any", countType: "sinceImagePushed", countUnit: "days", countNumber: o.imageExpirationDays },
       action: { type: "expire" },

@@ -168,10 +168,13 @@ describe("bucket and registry documents", () => {
 
   it("expires images by age only, never by count", () => {
     const p = ecrLifecyclePolicy({ untaggedImageExpirationDays: 3, imageExpirationDays: 90 });
-    expect(p.rules.map((r) => r.selection)).toEqual([
-      { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 3 },
-      { tagStatus: "any", countType: "sinceImagePushed", countUnit: "days", countNumber: 90 },
+    expect(p.rules.map((r) => [r.rulePriority, r.selection])).toEqual([
+      [1, { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 3 }],
+      // The only count rule selects the agent's single moving tag, shielding it from the age rule.
+      [2, { tagStatus: "tagged", tagPrefixList: ["launch-agent"], countType: "imageCountMoreThan", countNumber: 1 }],
+      [3, { tagStatus: "any", countType: "sinceImagePushed", countUnit: "days", countNumber: 90 }],
     ]);
+    expect(p.rules.filter((r) => r.selection.tagStatus !== "tagged").every((r) => r.selection.countType === "sinceImagePushed")).toBe(true);
     expect(ecrLifecyclePolicy({ untaggedImageExpirationDays: 7 }).rules).toHaveLength(1);
   });
 });
