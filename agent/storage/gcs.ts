@@ -75,7 +75,7 @@ export class GcsContextStore implements ContextStore {
         operation,
         `Bucket ${b} is not accessible`,
         message,
-        `The agent's Google service account needs ${permission} on gs://${b} (roles/storage.objectAdmin on the bucket grants what the agent uses; add roles/storage.legacyBucketReader for the bucket check).`,
+        `The agent's Google service account needs ${permission} on gs://${b} (in all the agent uses storage.buckets.get, storage.objects.create, storage.objects.get and storage.objects.delete on the bucket; roles/storage.objectAdmin alone lacks storage.buckets.get).`,
         err,
       );
     }

@@ -1,4 +1,7 @@
 // Azure Blob build-context store against azurite (the real emulator), started by test/global-setup.ts.
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -96,5 +99,15 @@ describe("Azure Blob context store (azurite)", () => {
     await expect(store.deleteContext(uri)).resolves.toBeUndefined();
     await expect(store.deleteContext(`${ACCOUNT_URL}/second/root0001.tgz`)).rejects.toThrow(/is not an object of the build context store/);
     expect(await names("second")).toContain("root0001.tgz");
+  });
+
+  it("an aborted upload rejects with the abort reason and leaves no blob", async () => {
+    const big = await makeContextTree();
+    await writeFile(join(big, "weights.bin"), randomBytes(40 * 1024 * 1024));
+    const ac = new AbortController();
+    const pending = storeFor(`${ACCOUNT_URL}/contexts/abort`).uploadContext(big, "abort001.tgz", ac.signal);
+    setTimeout(() => ac.abort(new Error("job cancelled")), 100);
+    await expect(pending).rejects.toThrow("job cancelled");
+    expect(await names("contexts")).not.toContain("abort/abort001.tgz");
   });
 });

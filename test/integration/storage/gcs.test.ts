@@ -1,4 +1,7 @@
 // GCS build-context store against the strict fake JSON API server (no installable emulator exists).
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LaunchError } from "../../../agent/errors.js";
@@ -81,6 +84,18 @@ describe("GCS context store (fake JSON API)", () => {
     await expect(store.deleteContext(uri)).resolves.toBeUndefined();
     await expect(store.deleteContext("gs://second/root0001.tgz")).rejects.toThrow(/is not an object of the build context store gs:\/\/contexts\/del/);
     expect(gcs.objectNames("second")).toContain("root0001.tgz");
+  });
+});
+
+describe("GCS context store: cancellation", () => {
+  it("an aborted upload rejects with the abort reason and leaves no object", async () => {
+    const big = await makeContextTree();
+    await writeFile(join(big, "weights.bin"), randomBytes(40 * 1024 * 1024));
+    const ac = new AbortController();
+    const pending = storeFor("gs://contexts/abort").uploadContext(big, "abort001.tgz", ac.signal);
+    setTimeout(() => ac.abort(new Error("job cancelled")), 100);
+    await expect(pending).rejects.toThrow("job cancelled");
+    expect(gcs.objectNames("contexts")).not.toContain("abort/abort001.tgz");
   });
 });
 
