@@ -79,6 +79,15 @@ export interface KanikoJobInput {
   azureStorageKey?: boolean;
 }
 
+/** Whether kaniko-config already mounts something at kaniko's docker config directory (then the agent adds none). */
+export function mountsDockerConfig(kanikoConfig: unknown): boolean {
+  const c = isObj(kanikoConfig) ? kanikoConfig : {};
+  const pod = isObj(c.spec) && isObj(c.spec.template) && isObj(c.spec.template.spec) ? c.spec.template.spec : {};
+  const container = Array.isArray(pod.containers) && isObj(pod.containers[0]) ? pod.containers[0] : {};
+  const mounts = Array.isArray(container.volumeMounts) ? container.volumeMounts : [];
+  return mounts.some((m) => isObj(m) && typeof m.mountPath === "string" && m.mountPath.replace(/\/+$/, "") === "/kaniko/.docker");
+}
+
 function appendList<T>(target: Obj, key: string, items: T[]): void {
   if (items.length === 0 && target[key] === undefined) return;
   const given = target[key];
@@ -106,13 +115,20 @@ export function kanikoJob(input: KanikoJobInput): V1Job {
   const mounts: V1VolumeMount[] = [];
   const env: V1EnvVar[] = [];
   const docker = dockerConfigName(input.jobName);
+  // An operator who mounts their own docker config through kaniko-config keeps it: two mounts at
+  // one path are invalid, so the agent then adds none.
+  const ownDockerConfig = mountsDockerConfig(cfg);
   if (input.authSecret) {
-    volumes.push({ name: AUTH_SECRET_VOLUME, secret: { secretName: input.authSecret, items: [{ key: ".dockerconfigjson", path: "config.json" }] } });
-    mounts.push({ name: AUTH_SECRET_VOLUME, mountPath: "/kaniko/.docker" });
+    if (!ownDockerConfig) {
+      volumes.push({ name: AUTH_SECRET_VOLUME, secret: { secretName: input.authSecret, items: [{ key: ".dockerconfigjson", path: "config.json" }] } });
+      mounts.push({ name: AUTH_SECRET_VOLUME, mountPath: "/kaniko/.docker" });
+    }
   } else {
-    if (input.dockerConfig === "configmap") volumes.push({ name: DOCKER_CONFIG_VOLUME, configMap: { name: docker } });
-    if (input.dockerConfig === "secret") volumes.push({ name: DOCKER_CONFIG_VOLUME, secret: { secretName: docker } });
-    if (input.dockerConfig) mounts.push({ name: DOCKER_CONFIG_VOLUME, mountPath: "/kaniko/.docker" });
+    if (!ownDockerConfig) {
+      if (input.dockerConfig === "configmap") volumes.push({ name: DOCKER_CONFIG_VOLUME, configMap: { name: docker } });
+      if (input.dockerConfig === "secret") volumes.push({ name: DOCKER_CONFIG_VOLUME, secret: { secretName: docker } });
+      if (input.dockerConfig) mounts.push({ name: DOCKER_CONFIG_VOLUME, mountPath: "/kaniko/.docker" });
+    }
     const cred = input.credentialsSecret;
     if (cred) {
       if (input.registryKind === "ecr") {

@@ -20,6 +20,7 @@ import {
   KANIKO_ACTIVE_DEADLINE_SECONDS,
   kanikoJob,
   kanikoJobName,
+  mountsDockerConfig,
 } from "./kaniko-manifest.js";
 import type { Builder, BuildRequest, BuildResult } from "./types.js";
 
@@ -198,7 +199,7 @@ export class KanikoBuilder implements Builder {
     credentialsSecret: boolean,
     cleanups: [string, () => Promise<unknown>][],
   ): Promise<"configmap" | "secret" | null> {
-    if (authSecret) return null;
+    if (authSecret || mountsDockerConfig(this.opts.config.builder?.["kaniko-config"])) return null;
     const name = dockerConfigName(jobName);
     if (registry.kind === "acr" && !credentialsSecret) {
       // Created in the agent's namespace, where the Job runs (the official agent hard-codes `wandb`).

@@ -5,7 +5,7 @@ import { kubeError, kubeFailure, loadKubeClients, type KubeClients } from "../ku
 import type { LaunchRequest, RunHandle, Runner } from "./types.js";
 import { checkKubernetesResourceArgs, checkSecureMode } from "./kubernetes-safety.js";
 import { API_KEY_ENV, buildRunJob, runNamespace } from "./kubernetes-manifest.js";
-import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret } from "./kubernetes-secret.js";
+import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret, ownSecretByJob } from "./kubernetes-secret.js";
 import { monitorJob, type JobEnd } from "./kubernetes-monitor.js";
 
 export interface KubernetesRunnerOptions {
@@ -86,12 +86,19 @@ export class KubernetesRunner implements Runner {
       });
     }
     let jobName: string;
+    let jobUid: string;
     try {
       const created = await clients.batch.createNamespacedJob({ namespace, body: manifest });
       jobName = created.metadata!.name!;
+      jobUid = created.metadata!.uid!;
     } catch (err) {
       await dropSecret();
       throw kubeFailure(`creating the run's Job in namespace ${namespace}`, err, "run");
+    }
+    if (secretName && !release) {
+      await ownSecretByJob(clients.core, secretName, namespace, { name: jobName, uid: jobUid }).catch((err: unknown) =>
+        log.warn({ err: kubeError(err).message, secret: secretName }, "could not make the job own its API-key Secret; it is still deleted when the run ends"),
+      );
     }
     const started = Date.now();
     log.info({ job: jobName }, "created kubernetes job");
@@ -110,6 +117,9 @@ export class KubernetesRunner implements Runner {
 
     const outcome: Promise<RunOutcome> = monitor.done.then(async (end: JobEnd) => {
       const durationMs = Date.now() - started;
+      if (cancelledAs === "interrupted") {
+        return { status: "interrupted", message: `the agent shut down; job ${namespace}/${jobName} keeps running in the cluster (kubectl get job -n ${namespace} ${jobName})`, durationMs };
+      }
       await dropSecret();
       if (cancelledAs) return { status: cancelledAs, message: `run ${cancelledAs} by the agent (job ${namespace}/${jobName} deleted)`, durationMs };
       switch (end.state) {
@@ -136,6 +146,12 @@ export class KubernetesRunner implements Runner {
       cancel: async (reason) => {
         if (cancelledAs) return void (await outcome);
         cancelledAs = reason;
+        if (reason === "interrupted") {
+          // The agent is shutting down (e.g. a rolling update): runs are cluster workloads and keep
+          // going, as with the official agent. The Secret stays with its Job (owner reference).
+          monitor.stop();
+          return void (await outcome);
+        }
         try {
           // Background propagation so the pods go with the Job (the official default orphans them).
           await clients.batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" });

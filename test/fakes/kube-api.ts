@@ -81,6 +81,14 @@ export interface FakeKubeOptions {
   contextNamespace?: string;
 }
 
+export interface InjectedFailure {
+  method: string;
+  path: RegExp;
+  code: number;
+  /** How many matching requests fail; default 1. */
+  times?: number;
+}
+
 export interface FakeKube {
   url: string;
   token: string;
@@ -112,6 +120,8 @@ export interface FakeKube {
   closeWatches(): void;
   activeWatches(): number;
   resourceVersion(): number;
+  /** Make the next matching request(s) fail with `code` (5xx: InternalError/ServiceUnavailable Status), before any effect. */
+  injectFailure(f: InjectedFailure): void;
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -164,6 +174,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const watchers = new Set<Watcher>();
   const createHooks = new Map<Resource, ((obj: Obj) => void)[]>();
   const requests: RecordedRequest[] = [];
+  const failures: (InjectedFailure & { left: number })[] = [];
   let rv = 1000;
   let oldestRetained = rv;
 
@@ -333,13 +344,19 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       const uid = meta(obj).uid;
       // batch/v1 Jobs default to orphaning their pods when deleted through the API.
       const cascade = propagation === "Background" || propagation === "Foreground";
-      for (const pod of [...store.values()].filter((o) => o.kind === "Pod" && meta(o).namespace === ns)) {
-        const owners = (meta(pod).ownerReferences as Obj[] | undefined) ?? [];
+      // The garbage collector: dependents (pods, and anything else naming the Job as owner) go or are orphaned.
+      const kinds: Record<string, Resource> = { Pod: "pods", Secret: "secrets", ConfigMap: "configmaps" };
+      for (const dep of [...store.values()].filter((o) => typeof o.kind === "string" && o.kind in kinds && meta(o).namespace === ns)) {
+        const owners = (meta(dep).ownerReferences as Obj[] | undefined) ?? [];
         if (!owners.some((r) => r.uid === uid)) continue;
-        if (cascade) remove("pods", ns, meta(pod).name as string);
+        const r = kinds[dep.kind as string]!;
+        const rest = owners.filter((o) => o.uid !== uid);
+        // A dependent goes only when its last owner goes.
+        if (cascade && rest.length === 0) remove(r, ns, meta(dep).name as string);
         else {
-          delete meta(pod).ownerReferences;
-          put("pods", pod, "MODIFIED");
+          if (rest.length) meta(dep).ownerReferences = rest;
+          else delete meta(dep).ownerReferences;
+          put(r, dep, "MODIFIED");
         }
       }
     }
@@ -420,6 +437,11 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     const record: RecordedRequest = { method, path: url.pathname, query };
     requests.push(record);
     if (req.headers.authorization !== `Bearer ${token}`) throw unauthorized();
+    const injected = failures.find((f) => f.left > 0 && f.method === method && f.path.test(url.pathname));
+    if (injected) {
+      injected.left -= 1;
+      throw new ApiError({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "injected failure", reason: injected.code === 503 ? "ServiceUnavailable" : "InternalError", code: injected.code });
+    }
     const body = method === "POST" || method === "PUT" || method === "DELETE" ? await readBody(req) : undefined;
     if (body !== undefined) record.body = body;
     const m = ROUTE.exec(url.pathname);
@@ -575,6 +597,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     },
     activeWatches: () => watchers.size,
     resourceVersion: () => rv,
+    injectFailure: (f) => void failures.push({ ...f, left: f.times ?? 1 }),
   };
   return fake;
 }

@@ -124,6 +124,7 @@ function validateContainers(list: unknown, field: string, volumes: Set<string>, 
     }
     out.push(...validateEnv(c.env, `${f}.env`));
     if (c.volumeMounts !== undefined) {
+      const paths = new Set<string>();
       if (!Array.isArray(c.volumeMounts)) out.push(badValue(`${f}.volumeMounts`, c.volumeMounts, "must be a list"));
       else
         c.volumeMounts.forEach((m, j) => {
@@ -132,6 +133,11 @@ function validateContainers(list: unknown, field: string, volumes: Set<string>, 
           if (typeof m.name !== "string" || !m.name) out.push(required(`${mf}.name`));
           else if (!volumes.has(m.name)) out.push(notFoundField(`${mf}.name`, m.name));
           if (typeof m.mountPath !== "string" || !m.mountPath) out.push(required(`${mf}.mountPath`));
+          else {
+            const norm = m.mountPath.replace(/\/+$/, "") || "/";
+            if (paths.has(norm)) out.push(badValue(`${mf}.mountPath`, m.mountPath, "must be unique"));
+            paths.add(norm);
+          }
           return undefined;
         });
     }

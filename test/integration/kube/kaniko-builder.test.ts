@@ -262,4 +262,25 @@ describe("KanikoBuilder", () => {
     expect(fake.list("configmaps", "launch")).toEqual([]);
     expect(fake.list("jobs", "launch")).toEqual([]);
   });
+
+  it("keeps an operator's own docker-config mount from kaniko-config instead of adding one", async () => {
+    const seen = playKaniko();
+    const cfg = config({
+      "kaniko-config": {
+        spec: {
+          template: {
+            spec: {
+              volumes: [{ name: "team-docker", secret: { secretName: "team-dockercfg" } }],
+              containers: [{ volumeMounts: [{ name: "team-docker", mountPath: "/kaniko/.docker/" }] }],
+            },
+          },
+        },
+      },
+    });
+    await builder(stubRegistry("acr", "myreg.azurecr.io"), { config: cfg }).build(request());
+    const pod = seen[0]!.job.spec.template.spec;
+    expect(pod.volumes).toEqual([{ name: "team-docker", secret: { secretName: "team-dockercfg" } }]);
+    expect(pod.containers[0].volumeMounts).toEqual([{ name: "team-docker", mountPath: "/kaniko/.docker/" }]);
+    expect(fake.requests.some((r) => r.path.includes("/configmaps"))).toBe(false);
+  });
 });

@@ -197,4 +197,49 @@ describe("KubernetesRunner against the fake API server", () => {
     expect((await h.wait()).status).toBe("finished");
     expect(fake.get("secrets", "runs", "wandb-api-key-launch")).toBeDefined();
   });
+
+  it("makes the Job own its API-key Secret, so deleting the Job (TTL, kubectl) removes the Secret too", async () => {
+    const h = await runner().run(request());
+    const job = jobsIn("runs")[0]!;
+    const secret = fake.get("secrets", "runs", "wandb-api-key-run00001")!;
+    expect((secret.metadata as any).ownerReferences).toEqual([{ apiVersion: "batch/v1", kind: "Job", name: nameOf(job), uid: (job.metadata as any).uid }]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    await clientsFor(fake).batch.deleteNamespacedJob({ name: nameOf(job), namespace: "runs", propagationPolicy: "Background" });
+    expect(fake.get("secrets", "runs", "wandb-api-key-run00001")).toBeUndefined();
+    expect((await h.wait()).status).toBe("failed");
+  });
+
+  it("leaves the Job (and its Secret) running when the agent shuts down", async () => {
+    const h = await runner().run(request());
+    await h.cancel("interrupted");
+    const outcome = await h.wait();
+    expect(outcome.status).toBe("interrupted");
+    expect(outcome.message).toMatch(/keeps running in the cluster/);
+    expect(jobsIn("runs")).toHaveLength(1);
+    expect(fake.get("secrets", "runs", "wandb-api-key-run00001")).toBeDefined();
+    expect(fake.requests.some((r) => r.method === "DELETE")).toBe(false);
+  });
+
+  it("retries the Secret on transient API errors, and gives up with the server's answer", async () => {
+    fake.injectFailure({ method: "POST", path: /\/secrets$/, code: 503, times: 2 });
+    const h = await runner({ secretBaseDelayMs: 10 }).run(request());
+    expect(fake.get("secrets", "runs", "wandb-api-key-run00001")).toBeDefined();
+    await h.cancel("stopped");
+    fake.injectFailure({ method: "POST", path: /\/secrets$/, code: 500, times: 5 });
+    await expect(runner({ secretBaseDelayMs: 10, secretAttempts: 3 }).run(request())).rejects.toThrow(/creating the API-key Secret runs\/wandb-api-key-run00001 failed: HTTP 500/);
+    expect(jobsIn("runs")).toHaveLength(0);
+  });
+
+  it("refuses base-image (code-mount) runs with a message saying what to configure", async () => {
+    await expect(runner().run(request({}, { mountCode: true }))).rejects.toThrow(/configure builder.type kaniko/);
+  });
+
+  it("runs an image job's own image", async () => {
+    const h = await runner().run(
+      request({}, { job: resolvedJob({ source_type: "image", source: { image: "org/trainer:3" } }), image: "org/trainer:3", entrypoint: [] }),
+    );
+    const c = (jobsIn("runs")[0] as any).spec.template.spec.containers[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(c.image).toBe("org/trainer:3");
+    expect(c.command).toBeUndefined();
+    await h.cancel("stopped");
+  });
 });

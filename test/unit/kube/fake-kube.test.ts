@@ -92,6 +92,24 @@ describe("fake Kubernetes API server", () => {
       }),
     );
     expect(badMount.message).toContain('volumeMounts[0].name: Not found: "v"');
+    const twice = await statusOf(
+      kube.batch.createNamespacedJob({
+        namespace: "default",
+        body: {
+          metadata: { name: "a" },
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: "Never",
+                volumes: [{ name: "v", emptyDir: {} }, { name: "w", emptyDir: {} }],
+                containers: [{ name: "c", image: "i", volumeMounts: [{ name: "v", mountPath: "/x" }, { name: "w", mountPath: "/x/" }] }],
+              },
+            },
+          },
+        },
+      }),
+    );
+    expect(twice.message).toContain("volumeMounts[1].mountPath: Invalid value: \"/x/\": must be unique");
   });
 
   it("validates Secrets (base64, basic-auth keys) and supports replace and delete", async () => {
