@@ -143,8 +143,12 @@ export function runProgram(): StackOutputs {
     image = pulumi.output(cfg.agentImage);
   } else if (env.outputs.registryAuth !== undefined) {
     // Build this repository's Dockerfile (Pulumi runs the program from the project root) into the registry.
+    // Artifact Registry destinations name an image inside the repository; the agent gets its own image name there so
+    // the run-image cleanup rules (scoped to the run image) never delete it.
+    const repository =
+      cfg.cloud === "gcp" ? env.outputs.destination.apply((d) => d.replace(/\/[^/]+$/, "/launch-agent")) : env.outputs.destination;
     image = new AgentImage(`${NAME}-agent`, {
-      repository: env.outputs.destination,
+      repository,
       registryAuth: env.outputs.registryAuth,
       context: ".",
       platforms: cfg.agentImagePlatforms,

@@ -125,7 +125,9 @@ describe("npm run render", () => {
     for (const stack of ["aws", "gcp"] as const) {
       const image = rendered[stack]!.resources.find((x) => x.type === "docker-build:index:Image")!;
       expect(image.inputs).toMatchObject({ push: true, context: { location: "." }, dockerfile: { location: "./Dockerfile" }, registries: [{ address: MASK, username: MASK, password: MASK }] });
-      expect(image.inputs.tags).toEqual([`${String(rendered[stack]!.outputs.registry)}:launch-agent`]);
+      const repo = String(rendered[stack]!.outputs.registry);
+      // On GCP the agent image sits next to the run image, outside the run image's cleanup rules.
+      expect(image.inputs.tags).toEqual([`${stack === "gcp" ? repo.replace(/\/launch-job$/, "/launch-agent") : repo}:launch-agent`]);
       const dep = rendered[stack]!.resources.find((x) => x.type === "kubernetes:apps/v1:Deployment")!;
       const img = (dep.inputs.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image;
       expect(img).toBe(rendered[stack]!.outputs.agentImage);
