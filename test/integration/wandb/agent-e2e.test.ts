@@ -169,6 +169,21 @@ describe("the agent loop against the fake W&B", () => {
     expect(fake.state.agents[0]!.statusHistory.at(-1)).toBe("KILLED");
   });
 
+  it("a user's stop request (RunStoppedStatus) cancels the run after stopped_run_timeout; nothing is failed", async () => {
+    fake.addQueue("q1");
+    const item = fake.push("q1", spec({ sleep_ms: 60_000 }));
+    const { agent, exit, done } = await startAgent({ queues: ["q1"], stopped_run_timeout: 0 });
+    await until(() => fake.state.runs.length === 1, 20_000, "the run to start");
+    fake.state.runs[0]!.stopped = true;
+    await until(() => done.length === 1, 20_000, "the run to be cancelled");
+    expect(done[0]!.outcome?.status).toBe("stopped");
+    expect(fake.item(item.id)!.state).toBe("CLAIMED");
+    expect(fake.item(item.id)!.failure).toBeUndefined();
+    expect(fake.callsTo("RunStoppedStatus")[0]!.variables).toEqual({ projectName: "proj", entityName: "fake-entity", runId: fake.item(item.id)!.runName });
+    agent.stop("test over");
+    await exit;
+  });
+
   it("a rejected key stops the agent before it registers or takes any work", async () => {
     fake.addQueue("q1");
     fake.push("q1", spec());
