@@ -4,12 +4,12 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LaunchError } from "../../../agent/errors.js";
 import { silentLogger } from "../../../agent/log.js";
 import { contextStoreFor } from "../../../agent/storage/index.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteBlobService } from "../../support/azurite.js";
-import { expectSameTree, extractTo, makeContextTree } from "./tree.js";
+import { expectSameTree, extractTo, makeContextTree, removeTempDirs } from "./tree.js";
 
 const ACCOUNT_URL = `https://${AZURITE_ACCOUNT}.blob.core.windows.net`;
 let service: BlobServiceClient;
@@ -21,6 +21,8 @@ beforeAll(async () => {
   await service.getContainerClient("second").createIfNotExists();
   context = await makeContextTree();
 });
+
+afterAll(removeTempDirs);
 
 const storeFor = (uri: string, client: BlobServiceClient = service) =>
   contextStoreFor(uri, { environment: { type: "azure", region: null }, logger: silentLogger, clients: { azure: client } });

@@ -8,7 +8,7 @@ import { LaunchError } from "../../../agent/errors.js";
 import { silentLogger } from "../../../agent/log.js";
 import { contextStoreFor } from "../../../agent/storage/index.js";
 import { startFakeGcs, type FakeGcs } from "../../fakes/gcs-server.js";
-import { expectSameTree, extractTo, makeContextTree } from "./tree.js";
+import { expectSameTree, extractTo, makeContextTree, removeTempDirs } from "./tree.js";
 
 let gcs: FakeGcs;
 let context: string;
@@ -20,6 +20,7 @@ beforeAll(async () => {
   context = await makeContextTree();
 });
 afterAll(async () => {
+  await removeTempDirs();
   await gcs?.stop();
 });
 

@@ -2,7 +2,7 @@
 // the context's size. Each upload runs in a child process so the servers' memory is not counted.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { startFakeGcs, type FakeGcs } from "../../fakes/gcs-server.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY, azuriteBlobService, azuriteEndpoint } from "../../support/azurite.js";
 import { startS3, type RunningS3 } from "../../support/s3.js";
-import { makeContextTree, tempDir } from "./tree.js";
+import { makeContextTree, tempDir, removeTempDirs } from "./tree.js";
 
 const run = promisify(execFile);
 const CHILD = resolve(import.meta.dirname, "memory-child.ts");
@@ -38,9 +38,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await removeTempDirs();
   await s3?.stop();
   await gcs?.stop();
-  if (big) await rm(big, { recursive: true, force: true });
 });
 
 async function measure(kind: string, endpoint: string, uri: string): Promise<{ uri: string; baseline: number; peak: number; ms: number }> {

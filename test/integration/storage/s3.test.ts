@@ -9,7 +9,7 @@ import { LaunchError } from "../../../agent/errors.js";
 import { silentLogger } from "../../../agent/log.js";
 import { contextStoreFor } from "../../../agent/storage/index.js";
 import { S3RVER_CREDENTIALS, startS3, type RunningS3 } from "../../support/s3.js";
-import { expectSameTree, extractTo, makeContextTree, tempDir } from "./tree.js";
+import { expectSameTree, extractTo, makeContextTree, tempDir, removeTempDirs } from "./tree.js";
 
 let s3: RunningS3;
 let context: string;
@@ -19,6 +19,7 @@ beforeAll(async () => {
   context = await makeContextTree();
 });
 afterAll(async () => {
+  await removeTempDirs();
   await s3?.stop();
 });
 afterEach(() => {

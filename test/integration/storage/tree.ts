@@ -1,7 +1,7 @@
 // Helpers for storage round trips: a build-context tree with awkward entries, and a byte-for-byte
 // comparison of a directory against what came back from a store.
 import { randomBytes } from "node:crypto";
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -9,8 +9,17 @@ import { pipeline } from "node:stream/promises";
 import { x as extract } from "tar";
 import { expect } from "vitest";
 
+const created: string[] = [];
+
 export async function tempDir(label: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `${label}-`));
+  const dir = await mkdtemp(join(tmpdir(), `${label}-`));
+  created.push(dir);
+  return dir;
+}
+
+/** Removes every directory tempDir() made in this test file (contexts hold tens of MiB). */
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(created.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 }
 
 /** A context with nested dirs, binary and empty files, an empty dir, a unicode name, a symlink and an executable. */

@@ -7,12 +7,12 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { Storage } from "@google-cloud/storage";
 import { mockClient } from "aws-sdk-client-mock";
 import { pino } from "pino";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, INVALID_STORE_MESSAGE } from "../../../agent/config/index.js";
 import { LaunchError } from "../../../agent/errors.js";
 import { silentLogger, type Logger } from "../../../agent/log.js";
 import { contextStoreFor } from "../../../agent/storage/index.js";
-import { makeContextTree } from "../../integration/storage/tree.js";
+import { makeContextTree, removeTempDirs } from "../../integration/storage/tree.js";
 
 function capturingLogger(): { logger: Logger; lines: () => string[] } {
   const out: string[] = [];
@@ -40,6 +40,7 @@ async function failure(p: Promise<unknown>): Promise<LaunchError> {
 afterEach(() => {
   vi.unstubAllEnvs();
 });
+afterAll(removeTempDirs);
 
 describe("contextStoreFor", () => {
   it("picks the store from the URI", () => {
