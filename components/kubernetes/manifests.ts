@@ -85,16 +85,17 @@ export const AGENT_NAMESPACE_RULES: PolicyRule[] = [{ apiGroups: [""], resources
 /**
  * Rules in every namespace the agent runs jobs in (and its own, where kaniko build Jobs run). Compared with the
  * chart's 7 verbs on everything:
- * - Secrets: create/get/delete only. The runner creates the per-run API-key and pull Secrets, reads one back on
- *   a 409 to compare it, and deletes it when the run ends. No list/watch (that would read every Secret in the
- *   namespace) and no update/patch (it replaces by delete + create).
+ * - Secrets: create/get/update/delete only. The runner creates the per-run API-key and pull Secrets (kaniko its
+ *   registry-auth Secret), reads one back on a 409 to compare it, updates it once to make the run's Job its owner
+ *   (so garbage collection removes it with the Job), and deletes it when the run ends. No list/watch: that would
+ *   hand the agent every Secret in the namespace; no patch.
  * - Pods: get/list/watch to monitor runs and find a Job's pod; pods/log get for logs. The agent never creates or
  *   edits pods directly (Jobs do).
  * - Jobs: create, delete (cancel), get/list/watch (monitor); jobs/status get (build wait loop).
  * - No Volcano rules by default: pass `extraTargetRules` when a queue launches custom resources.
  */
 export const TARGET_NAMESPACE_RULES: PolicyRule[] = [
-  { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "delete"] },
+  { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "update", "delete"] },
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
   { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
   { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] },

@@ -186,9 +186,49 @@ describe("Kubernetes manifests", () => {
     for (const r of rules) {
       expect(r.verbs).not.toContain("*");
       expect(r.resources).not.toContain("*");
-      if (r.resources.includes("secrets")) expect(r.verbs.filter((v) => ["list", "watch", "update", "patch"].includes(v))).toEqual([]);
+      if (r.resources.includes("secrets")) expect([...r.verbs].sort()).toEqual(["create", "delete", "get", "update"]);
       if (r.resources.includes("pods")) expect(r.verbs.sort()).toEqual(["get", "list", "watch"]);
     }
+  });
+});
+
+describe("RBAC covers every Kubernetes call the agent makes", () => {
+  // Scans the agent's sources for @kubernetes/client-node calls (and raw watch paths) so that a runner or builder
+  // change that needs a new verb fails here instead of with 403s in a cluster.
+  const KINDS: Record<string, [string, string]> = {
+    Secret: ["", "secrets"],
+    ConfigMap: ["", "configmaps"],
+    Pod: ["", "pods"],
+    PodLog: ["", "pods/log"],
+    Job: ["batch", "jobs"],
+    JobStatus: ["batch", "jobs/status"],
+  };
+  const VERBS: Record<string, string> = { create: "create", read: "get", list: "list", delete: "delete", replace: "update", patch: "patch" };
+
+  it("grants each (group, resource, verb) the agent's source uses", async () => {
+    const { readdir, readFile: read } = await import("node:fs/promises");
+    const files: string[] = [];
+    for (const dir of ["agent/runners", "agent/builders", "agent/kube"]) {
+      for (const f of await readdir(dir)) if (f.endsWith(".ts")) files.push(`${dir}/${f}`);
+    }
+    const needed = new Set<string>();
+    for (const f of files) {
+      const src = await read(f, "utf8");
+      for (const m of src.matchAll(/\b(create|read|list|delete|replace|patch)Namespaced([A-Z][A-Za-z]*)\(/g)) {
+        const kind = KINDS[m[2]!];
+        if (!kind) throw new Error(`${f}: ${m[0]} touches ${m[2]}, which no rule covers; add it to KINDS and to the RBAC rules`);
+        needed.add(`${kind[0]}|${kind[1]}|${VERBS[m[1]!]}`);
+      }
+      for (const m of src.matchAll(/path: `\/apis?\/(?:(batch)\/)?v1\/namespaces\/\$\{[^}]+\}\/([a-z]+)`/g)) {
+        needed.add(`${m[1] ?? ""}|${m[2]}|watch`);
+        needed.add(`${m[1] ?? ""}|${m[2]}|list`);
+      }
+    }
+    expect(needed.size).toBeGreaterThan(8);
+    const granted = new Set(
+      [...TARGET_NAMESPACE_RULES, ...AGENT_NAMESPACE_RULES].flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`)))),
+    );
+    expect([...needed].filter((n) => !granted.has(n))).toEqual([]);
   });
 });
 
