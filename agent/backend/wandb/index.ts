@@ -46,7 +46,7 @@ export interface WandbBackendOptions {
   timings?: Partial<WandbTimings>;
   /** Reported at registration; defaults to the OS hostname. */
   hostname?: string;
-  /** Verified artifact files by MD5; default `~/.cache/wandb-launch-agent/artifacts`. */
+  /** Verified artifact files by MD5; default `$WANDB_CACHE_DIR/launch-agent`, else `~/.cache/wandb/launch-agent`. */
   cacheDir?: string;
   /** Parent of per-job download directories; default the OS temp dir. */
   workDir?: string;
@@ -103,7 +103,8 @@ class WandbBackend implements QueueBackend {
     this.#artifacts = this.#transport
       ? new ArtifactStore({
           transport: this.#transport,
-          cacheDir: opts.cacheDir ?? join(opts.homeDir ?? homedir(), ".cache", "wandb-launch-agent", "artifacts"),
+          // Our own subdirectory: the SDK's cache next to it is written by other processes.
+          cacheDir: opts.cacheDir ?? join(opts.env.WANDB_CACHE_DIR || join(opts.homeDir ?? homedir(), ".cache", "wandb"), "launch-agent"),
           logger: opts.logger,
         })
       : null;
