@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { createBuildContext, planBuildContext } from "../jobs/context.js";
 import { destinationOf, imageUri } from "../jobs/plan.js";
 import { agentNamespace, kubeError, kubeFailure, loadKubeClients, type KubeClients } from "../kube/client.js";
+import { forEachLogLine } from "../kube/logs.js";
 import { ecrRegion } from "../registries/destination.js";
 import { registryFor, type RegistryOptions } from "../registries/index.js";
 import type { Registry } from "../registries/types.js";
@@ -18,6 +19,7 @@ import {
   DEFAULT_KANIKO_IMAGE,
   dockerConfigName,
   KANIKO_ACTIVE_DEADLINE_SECONDS,
+  KANIKO_CONTAINER_NAME,
   kanikoJob,
   kanikoJobName,
   mountsDockerConfig,
@@ -170,12 +172,14 @@ export class KanikoBuilder implements Builder {
       const end = await this.waitForJob(kube, namespace, jobName, request.signal);
       const buildLog = await this.readLog(kube, namespace, jobName);
       if (!end.ok) {
-        const tail = buildLog.text ? `\nLast lines of the build log:\n${tailLines(buildLog.text, this.opts.logTailLines ?? 30)}` : `\n(${buildLog.error})`;
+        const tail = buildLog.tail.length > 0 ? `\nLast lines of the build log:\n${buildLog.tail.join("\n")}` : `\n(${buildLog.error ?? "the build log is empty"})`;
         throw new LaunchError(`Failed to build image in kaniko for job ${runId}: Job ${namespace}/${jobName} ${end.reason}.${tail}`, "build");
       }
       this.builds++;
-      const failed = buildLog.text.split(/\r?\n/).map(failedPackagesIn).filter((p): p is string => !!p);
-      if (failed.length > 0) await request.warn(`Some packages were not successfully installed during the build: ${failed.join("; ")}`);
+      if (buildLog.error) log.warn(buildLog.error);
+      if (buildLog.failedPackages.length > 0) {
+        await request.warn(`Some packages were not successfully installed during the build: ${buildLog.failedPackages.join("; ")}`);
+      }
       log.info({ job: jobName }, "kaniko build finished");
       return { image, built: true, tag: plan.tag };
     } finally {
@@ -270,15 +274,27 @@ export class KanikoBuilder implements Builder {
     }
   }
 
-  private async readLog(kube: KubeClients, namespace: string, jobName: string): Promise<{ text: string; error?: string }> {
+  /** The build pod's log, streamed: its last lines and any failed-packages markers. */
+  private async readLog(kube: KubeClients, namespace: string, jobName: string): Promise<{ tail: string[]; failedPackages: string[]; error?: string }> {
+    const keep = this.opts.logTailLines ?? 30;
+    const tail: string[] = [];
+    const failedPackages: string[] = [];
     const hint = `kubectl logs -n ${namespace} job/${jobName} shows it until the agent removes the Job`;
     try {
       const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
-      const pod = pods.items[0]?.metadata?.name;
-      if (!pod) return { text: "", error: `no pod of the build Job was found; ${hint}` };
-      return { text: String(await kube.core.readNamespacedPodLog({ name: pod, namespace })) };
+      const pod = pods.items[0];
+      const name = pod?.metadata?.name;
+      if (!pod || !name) return { tail, failedPackages, error: `no pod of the build Job was found; ${hint}` };
+      const container = pod.spec?.containers[0]?.name ?? KANIKO_CONTAINER_NAME;
+      await forEachLogLine(kube, namespace, name, container, (line) => {
+        const failed = failedPackagesIn(line);
+        if (failed) failedPackages.push(failed);
+        tail.push(line);
+        if (tail.length > keep) tail.shift();
+      });
+      return { tail, failedPackages };
     } catch (err) {
-      return { text: "", error: `the build log could not be read: ${kubeError(err).message}; ${hint}` };
+      return { tail, failedPackages, error: `the build log could not be read: ${kubeError(err).message}; ${hint}` };
     }
   }
 }
@@ -289,10 +305,6 @@ export class KanikoBuilder implements Builder {
  */
 export function dockerConfigKey(host: string): string {
   return host === "docker.io" ? "https://index.docker.io/v1/" : host;
-}
-
-function tailLines(text: string, n: number): string {
-  return text.trimEnd().split(/\r?\n/).slice(-n).join("\n");
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

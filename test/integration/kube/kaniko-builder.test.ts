@@ -18,7 +18,7 @@ import { contextStoreFor } from "../../../agent/storage/index.js";
 import { startFakeKube, type FakeKube } from "../../fakes/kube-api.js";
 import { startS3, type RunningS3 } from "../../support/s3.js";
 import { tempDir } from "../../support/local-jobs.js";
-import { clientsFor, resolvedJob } from "./helpers.js";
+import { clientsFor, eventually, resolvedJob } from "./helpers.js";
 
 type AnyObj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -282,5 +282,35 @@ describe("KanikoBuilder", () => {
     expect(pod.volumes).toEqual([{ name: "team-docker", secret: { secretName: "team-dockercfg" } }]);
     expect(pod.containers[0].volumeMounts).toEqual([{ name: "team-docker", mountPath: "/kaniko/.docker/" }]);
     expect(fake.requests.some((r) => r.path.includes("/configmaps"))).toBe(false);
+  });
+
+  it("streams a large build log: a marker deep inside is found, and a failure quotes only the tail", async () => {
+    const lines = Array.from({ length: 100_000 }, (_, i) => `INFO[${i}] layer ${i} ${"x".repeat(40)}`);
+    lines[500] = "ERROR: Failed to install: early-pkg. During automated build process.";
+    const big = lines.join("\n") + "\n";
+    playKaniko({ log: big });
+    const warnings: string[] = [];
+    await builder(stubRegistry("anonymous", "registry.example.com")).build(request(warnings));
+    expect(warnings).toEqual(["Some packages were not successfully installed during the build: early-pkg"]);
+
+    await fake.close();
+    fake = await startFakeKube({ namespaces: ["default", "launch"] });
+    playKaniko({ fail: true, log: big + "error building image: exit status 1\n" });
+    const err = (await builder(stubRegistry("anonymous", "registry.example.com")).build(request()).catch((e: unknown) => e)) as Error;
+    const quoted = err.message.split("Last lines of the build log:\n")[1]!.split("\n");
+    expect(quoted).toHaveLength(30);
+    expect(quoted.at(-1)).toBe("error building image: exit status 1");
+    expect(quoted[0]).toContain("INFO[99971]");
+  });
+
+  it("stops waiting when the build is cancelled, and cleans up", async () => {
+    const controller = new AbortController();
+    const req = { ...request(), signal: controller.signal };
+    const pending = builder(stubRegistry("anonymous", "registry.example.com")).build(req);
+    await eventually(() => fake.list("jobs", "launch").length === 1 || undefined, 5000, "the build Job");
+    controller.abort();
+    await expect(pending).rejects.toThrow(/the kaniko build launch\/wandb-launch-container-build-k1run001 was cancelled/);
+    expect(fake.list("jobs", "launch")).toEqual([]);
+    expect(await objectKeys()).toEqual([]);
   });
 });
