@@ -101,6 +101,10 @@ describe("the agent loop against the fake W&B", () => {
     expect(await exit).toBe(0);
     expect(agentRec.status).toBe("KILLED");
     expect(agentRec.statusHistory).toContain("RUNNING");
+    // Each item is acked before its job is fetched (reference §7.4: ack before any work).
+    const ops = fake.calls.map((c) => c.operation);
+    expect(ops.indexOf("ackRunQueueItem")).toBeLessThan(ops.indexOf("ArtifactMembershipByName"));
+    expect(ops.filter((o) => o === "ArtifactMembershipByName").length).toBe(3);
     // Registration happened once, first.
     expect(fake.calls.slice(0, 5).map((c) => c.operation)).toEqual(["Viewer", "ProjectRunQueues", "createLaunchAgent", "EntityIsTeam", "LaunchAgent"]);
   });
