@@ -37,9 +37,16 @@ const fromSecret = (secret: string, key: string): EnvVar => ({ name: key, valueF
 
 export function genericLaunchEnvironment(a: GenericEnvironmentArgs): GenericEnvironment {
   const creds = [fromSecret(a.s3CredentialsSecretName, "AWS_ACCESS_KEY_ID"), fromSecret(a.s3CredentialsSecretName, "AWS_SECRET_ACCESS_KEY")];
-  // The agent's S3 client (and boto3 in the official agent) honour the service-specific endpoint variable.
   const agentEnv: EnvVar[] = [...creds, { name: "AWS_REGION", value: a.s3Region }];
-  if (a.s3Endpoint) agentEnv.push({ name: "AWS_ENDPOINT_URL_S3", value: a.s3Endpoint });
+  if (a.s3Endpoint) {
+    // boto3 (the official agent) reads the service-specific endpoint variable; our agent reads kaniko's names and
+    // then also switches to path-style addressing and checksums only where required, which non-AWS stores need.
+    agentEnv.push(
+      { name: "AWS_ENDPOINT_URL_S3", value: a.s3Endpoint },
+      { name: "S3_ENDPOINT", value: a.s3Endpoint },
+      { name: "S3_FORCE_PATH_STYLE", value: "true" },
+    );
+  }
   if (a.registryAuthSecretName) agentEnv.push({ name: "WANDB_LAUNCH_KANIKO_AUTH_SECRET", value: a.registryAuthSecretName });
   // Kaniko reads `s3://` contexts with its own S3 client, configured through these variables.
   const kanikoEnv: EnvVar[] = [...creds, { name: "AWS_REGION", value: a.s3Region }];

@@ -136,6 +136,29 @@ describe("npm run render", () => {
     expect(rendered.azure!.resources.some((x) => x.type === "docker-build:index:Image")).toBe(false);
   });
 
+  it("kubernetes kind: wires the store's Secret and endpoint into the agent and kaniko, and the registry Secret into kaniko", () => {
+    const r = rendered.kubernetes!;
+    const dep = r.resources.find((x) => x.type === "kubernetes:apps/v1:Deployment")!;
+    const env = (dep.inputs.spec as { template: { spec: { containers: Array<{ env: unknown[] }> } } }).template.spec.containers[0]!.env;
+    const ref = (key: string) => ({ name: key, valueFrom: { secretKeyRef: { name: "launch-s3-credentials", key } } });
+    expect(env).toEqual(
+      expect.arrayContaining([
+        ref("AWS_ACCESS_KEY_ID"),
+        ref("AWS_SECRET_ACCESS_KEY"),
+        { name: "AWS_REGION", value: "us-east-1" },
+        { name: "AWS_ENDPOINT_URL_S3", value: "https://object.example.com" },
+        { name: "S3_ENDPOINT", value: "https://object.example.com" },
+        { name: "WANDB_LAUNCH_KANIKO_AUTH_SECRET", value: "launch-registry-auth" },
+      ]),
+    );
+    const doc = parse(String(r.outputs.launchConfig)) as { builder: { "kaniko-config": { spec: { template: { spec: { containers: Array<{ env: unknown[] }> } } } } } };
+    expect(doc.builder["kaniko-config"].spec.template.spec.containers[0]!.env).toEqual(
+      expect.arrayContaining([ref("AWS_ACCESS_KEY_ID"), { name: "S3_ENDPOINT", value: "https://object.example.com" }, { name: "S3_FORCE_PATH_STYLE", value: "true" }]),
+    );
+    // Nothing is created outside the cluster.
+    expect(r.resources.every((x) => x.type.startsWith("kubernetes:") || x.type.startsWith("wandb-launch:"))).toBe(true);
+  });
+
   it("the CLI writes render/<stack>.json and fails with the pulumi config key on bad config", async () => {
     await rm("render/kubernetes.json", { force: true });
     const out: string[] = [];
