@@ -121,6 +121,35 @@ describe("npm run render", () => {
     else expect(annotations).toEqual({});
   });
 
+  it("keeps resource names (and so URNs) stable: a rename would replace live infrastructure", () => {
+    const names = (stack: string) => rendered[stack]!.resources.map((x) => `${x.type} ${x.name}`).sort();
+    expect(names("aws")).toEqual([
+      "aws:ecr/lifecyclePolicy:LifecyclePolicy wandb-launch-registry-lifecycle",
+      "aws:ecr/repository:Repository wandb-launch-registry",
+      "aws:iam/role:Role wandb-launch-agent",
+      "aws:iam/rolePolicy:RolePolicy wandb-launch-agent-policy",
+      "aws:s3/bucket:Bucket wandb-launch-contexts",
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration wandb-launch-contexts-lifecycle",
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls wandb-launch-contexts-ownership",
+      "aws:s3/bucketPolicy:BucketPolicy wandb-launch-contexts-tls-only",
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock wandb-launch-contexts-public-access",
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration wandb-launch-contexts-encryption",
+      "docker-build:index:Image wandb-launch-agent-image",
+      "kubernetes:apps/v1:Deployment wandb-launch-deployment",
+      "kubernetes:core/v1:ConfigMap wandb-launch-config",
+      "kubernetes:core/v1:Namespace wandb-launch-namespace",
+      "kubernetes:core/v1:Secret wandb-launch-api-key",
+      "kubernetes:core/v1:ServiceAccount wandb-launch-service-account",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role wandb-launch-agent-role",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role wandb-launch-runs-role",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding wandb-launch-agent-binding",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding wandb-launch-runs-binding",
+      "wandb-launch:aws:LaunchEnvironment wandb-launch",
+      "wandb-launch:kubernetes:AgentImage wandb-launch-agent",
+      "wandb-launch:kubernetes:LaunchAgent wandb-launch",
+    ]);
+  });
+
   it("builds the agent image into the environment's registry when no image is named", () => {
     for (const stack of ["aws", "gcp"] as const) {
       const image = rendered[stack]!.resources.find((x) => x.type === "docker-build:index:Image")!;
