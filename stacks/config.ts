@@ -46,6 +46,10 @@ const common = {
   agentImagePlatforms: list(z.enum(["linux/amd64", "linux/arm64"])).optional(),
   kanikoImage: z.string().min(1).optional(),
   replicas: z.coerce.number().int().min(1).max(10).optional(),
+};
+
+// Lifecycle settings of what the stack creates; the kubernetes kind creates no registry or bucket.
+const lifecycle = {
   contextExpirationDays: days.optional(),
   untaggedImageExpirationDays: days.optional(),
   imageExpirationDays: days.optional(),
@@ -94,9 +98,16 @@ const kubernetes = {
 };
 
 const schemas = {
-  aws: z.strictObject({ ...common, cloud: z.literal("aws"), ...aws }),
-  gcp: z.strictObject({ ...common, cloud: z.literal("gcp"), ...gcp }),
-  azure: z.strictObject({ ...common, cloud: z.literal("azure"), ...azure }),
+  aws: z.strictObject({ ...common, cloud: z.literal("aws"), ...lifecycle, ...aws }),
+  gcp: z.strictObject({ ...common, cloud: z.literal("gcp"), ...lifecycle, ...gcp }),
+  // ACR has no age rule for tagged images and the Azure component has no force-destroy switch.
+  azure: z.strictObject({
+    ...common,
+    cloud: z.literal("azure"),
+    contextExpirationDays: lifecycle.contextExpirationDays,
+    untaggedImageExpirationDays: lifecycle.untaggedImageExpirationDays,
+    ...azure,
+  }),
   kubernetes: z.strictObject({ ...common, cloud: z.literal("kubernetes"), ...kubernetes }),
 };
 

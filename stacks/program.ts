@@ -9,7 +9,7 @@ import { GcpLaunchEnvironment } from "../components/gcp/index.js";
 import { AgentImage, type EnvVar, genericLaunchEnvironment, LaunchAgent } from "../components/kubernetes/index.js";
 import { launchConfigOutput, type LaunchConfigSettings } from "../components/launch-config.js";
 import type { LaunchEnvironmentOutputs } from "../components/types.js";
-import { NAMESPACE, parseStackConfig, type StackConfig, StackConfigError } from "./config.js";
+import { type AwsStackConfig, type GcpStackConfig, NAMESPACE, parseStackConfig, type StackConfig, StackConfigError } from "./config.js";
 
 export interface StackOutputs {
   cloud: string;
@@ -36,16 +36,20 @@ interface Environment {
   genericRegistry?: boolean;
 }
 
-function buildEnvironment(cfg: StackConfig, secrets: pulumi.Config): Environment {
-  const identityTarget = { namespace: cfg.namespace, serviceAccountName: cfg.serviceAccountName };
-  const lifecycle = {
+function lifecycleOf(cfg: AwsStackConfig | GcpStackConfig) {
+  return {
     contextExpirationDays: cfg.contextExpirationDays,
     untaggedImageExpirationDays: cfg.untaggedImageExpirationDays,
     imageExpirationDays: cfg.imageExpirationDays,
     forceDestroy: cfg.forceDestroy,
   };
+}
+
+function buildEnvironment(cfg: StackConfig, secrets: pulumi.Config): Environment {
+  const identityTarget = { namespace: cfg.namespace, serviceAccountName: cfg.serviceAccountName };
   switch (cfg.cloud) {
     case "aws": {
+      const lifecycle = lifecycleOf(cfg);
       const issuer =
         cfg.oidcIssuerUrl ??
         aws.eks.getClusterOutput({ name: cfg.eksClusterName! }).identities.apply((ids) => {
@@ -65,6 +69,7 @@ function buildEnvironment(cfg: StackConfig, secrets: pulumi.Config): Environment
       return { outputs: env.outputs };
     }
     case "gcp": {
+      const lifecycle = lifecycleOf(cfg);
       const env = new GcpLaunchEnvironment(NAME, {
         ...identityTarget,
         ...lifecycle,

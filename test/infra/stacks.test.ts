@@ -72,8 +72,9 @@ describe("stack config", () => {
     expect(problems({ "wandb-launch:cloud": "azure", "wandb-launch:queues": "q", "wandb-launch:apiKey": "k", "wandb-launch:resourceGroupName": "rg", "wandb-launch:aksClusterName": "a", "wandb-launch:namespace": "ml" })).toEqual([
       expect.stringMatching(/wandb-launch:namespace is "ml": on Azure .* namespace "wandb"/),
     ]);
-    expect(problems({ "wandb-launch:cloud": "kubernetes", "wandb-launch:queues": "q", "wandb-launch:apiKey": "k", "wandb-launch:destination": "r.example.com/x", "wandb-launch:buildContextStore": "gs://b/p", "wandb-launch:s3CredentialsSecretName": "s" })).toEqual([
+    expect(problems({ "wandb-launch:cloud": "kubernetes", "wandb-launch:queues": "q", "wandb-launch:apiKey": "k", "wandb-launch:destination": "r.example.com/x", "wandb-launch:buildContextStore": "gs://b/p", "wandb-launch:s3CredentialsSecretName": "s", "wandb-launch:contextExpirationDays": "3" })).toEqual([
       expect.stringMatching(/^wandb-launch:buildContextStore must be an s3:\/\/<bucket>\/<prefix> URI .*\(got "gs:\/\/b\/p"\)/),
+      expect.stringMatching(/^wandb-launch:contextExpirationDays does not apply to cloud kubernetes: remove it/),
     ]);
   });
 });
