@@ -1,10 +1,11 @@
 // Child process of bench/run.ts, so its peak RSS is measured alone: digest the tree, then stream a tar
-// of it into SHA-256 (consuming the stream the way `| sha256sum` does in the baseline).
+// of it (agent/jobs/context-tar.ts) into SHA-256 (consuming the stream the way `| sha256sum` does in the baseline).
 import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { create as tarCreate } from "tar";
 import { digestDirectory } from "../agent/jobs/digest.js";
+import { packDirectory } from "../agent/jobs/context-tar.js";
 
 const dir = process.argv[2]!;
 // node-tar keeps every Stats and directory listing it saw for the whole pack unless given caches;
@@ -16,8 +17,10 @@ const digest = await digestDirectory(dir);
 const t1 = performance.now();
 const cpu1 = process.cpuUsage(cpu0);
 const hash = createHash("sha256");
+// BENCH_PACKER=node-tar measures node-tar's own directory packer instead, for comparison.
+const useNodeTar = process.env.BENCH_PACKER === "node-tar";
 await pipeline(
-  tarCreate({ cwd: dir, portable: true, maxReadSize: 1 << 20, statCache: forget, readdirCache: forget, linkCache: forget } as never, ["."]) as unknown as NodeJS.ReadableStream,
+  useNodeTar ? (tarCreate({ cwd: dir, portable: true, maxReadSize: 1 << 20, statCache: forget, readdirCache: forget, linkCache: forget } as never, ["."]) as unknown as NodeJS.ReadableStream) : packDirectory(dir),
   new Writable({
     write(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
