@@ -79,6 +79,12 @@ export class KanikoBuilder implements Builder {
       );
     }
     const store = b["build-context-store"];
+    if ((typeof store !== "string" || !store) && this.env.WANDB_LAUNCH_KANIKO_PVC_NAME) {
+      throw new LaunchError(
+        "WANDB_LAUNCH_KANIKO_PVC_NAME is set, but build contexts on a PersistentVolumeClaim are not supported by this agent: set builder.build-context-store to an S3, GCS or Azure Blob location instead",
+        "build",
+      );
+    }
     if (typeof store !== "string" || !store) {
       throw new LaunchError(
         "builder.build-context-store is required for kaniko builds: set it to an S3 (s3://bucket/prefix), GCS (gs://bucket/prefix) or Azure Blob (https://<account>.blob.core.windows.net/<container>) location the agent can write and kaniko can read",
@@ -97,6 +103,12 @@ export class KanikoBuilder implements Builder {
       kanikoConfig: b["kaniko-config"],
       credentialsSecret: secretName && secretKey ? { name: secretName, key: secretKey } : null,
     };
+  }
+
+  /** Checks the config and that the context store is reachable (reference §6.3 step 1), without building. */
+  async verify(): Promise<void> {
+    const s = this.settings();
+    await (this.opts.contextStore ?? contextStoreFor(s.store, { environment: this.opts.config.environment ?? null, logger: this.opts.logger })).verify();
   }
 
   async build(request: BuildRequest): Promise<BuildResult> {

@@ -13,7 +13,7 @@ export interface KubernetesRunnerOptions {
   config?: Pick<AgentConfig, "secure_mode">;
   /** The agent's name (W&B launch agent name), for the `wandb.ai/agent` labels. Default `launch-agent`. */
   agentName?: string;
-  /** API clients; default: from resource_args.kubernetes.configFile/context, else KUBECONFIG/~/.kube/config, else in-cluster. */
+  /** API clients; default KUBECONFIG / ~/.kube/config, else the in-cluster service account. */
   kube?: KubeClients;
   /** WANDB_RELEASE_NAME (Helm): the key Secret is `wandb-api-key-<release>` and is kept. Default from the environment. */
   releaseName?: string | null;
@@ -50,9 +50,14 @@ export class KubernetesRunner implements Runner {
         "run",
       );
     }
-    const clients = this.opts.kube ?? this.clientsFor(resourceArgs);
+    const clients = this.opts.kube ?? loadKubeClients();
     const namespace = runNamespace(resourceArgs, clients.contextNamespace);
     const log = req.logger.child({ runId: req.runId, namespace });
+    for (const key of ["configFile", "context"]) {
+      // Queue users must not pick the agent's cluster credentials or make it load a file as a kubeconfig
+      // (which can name exec plugins); the official agent honours these keys.
+      if (key in resourceArgs) log.warn(`resource_args.kubernetes.${key} is ignored: this agent always uses its own cluster credentials (KUBECONFIG or its service account)`);
+    }
     const release = this.opts.releaseName === undefined ? process.env.WANDB_RELEASE_NAME || null : this.opts.releaseName;
     const apiKey = req.env[API_KEY_ENV];
     const secretName = apiKey ? apiKeySecretName(req.runId, release) : null;
@@ -162,12 +167,6 @@ export class KubernetesRunner implements Runner {
         await outcome;
       },
     };
-  }
-
-  private clientsFor(resourceArgs: Obj): KubeClients {
-    const configFile = typeof resourceArgs.configFile === "string" ? resourceArgs.configFile : undefined;
-    const context = typeof resourceArgs.context === "string" ? resourceArgs.context : undefined;
-    return loadKubeClients({ ...(configFile ? { kubeconfigPath: configFile } : {}), ...(context ? { context } : {}) });
   }
 
   /** The end of the first pod's log, best effort, to explain a failure without kubectl. */

@@ -313,4 +313,16 @@ describe("KanikoBuilder", () => {
     expect(fake.list("jobs", "launch")).toEqual([]);
     expect(await objectKeys()).toEqual([]);
   });
+
+  it("verify() checks the context store; PVC mode is refused with what to set instead", async () => {
+    const reg = stubRegistry("anonymous", "registry.example.com");
+    await expect(builder(reg).verify()).resolves.toBeUndefined();
+    const missing = config({ "build-context-store": "s3://no-such-bucket/x" });
+    await expect(
+      builder(reg, { config: missing, contextStore: contextStoreFor("s3://no-such-bucket/x", { logger: silentLogger, clients: { s3: s3.client() } }) }).verify(),
+    ).rejects.toThrow(/no-such-bucket/);
+    await expect(builder(reg, { config: config({ "build-context-store": null }), env: { WANDB_LAUNCH_KANIKO_PVC_NAME: "ctx" } }).build(request())).rejects.toThrow(
+      /WANDB_LAUNCH_KANIKO_PVC_NAME is set, but build contexts on a PersistentVolumeClaim are not supported/,
+    );
+  });
 });

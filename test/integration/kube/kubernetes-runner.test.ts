@@ -9,6 +9,8 @@ import * as k8s from "@kubernetes/client-node";
 import { kubeClientsFrom } from "../../../agent/kube/client.js";
 import { clientsFor, eventually, resolvedJob } from "./helpers.js";
 
+type AnyObj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 const API_KEY = "local-0123456789abcdef0123456789abcdef01234567";
 
 let fake: FakeKube;
@@ -240,6 +242,14 @@ describe("KubernetesRunner against the fake API server", () => {
     const c = (jobsIn("runs")[0] as any).spec.template.spec.containers[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(c.image).toBe("org/trainer:3");
     expect(c.command).toBeUndefined();
+    await h.cancel("stopped");
+  });
+
+  it("ignores queue-supplied kubeconfig paths and contexts (the agent's own credentials only)", async () => {
+    const h = await runner().run(request({ resource_args: { kubernetes: { namespace: "runs", configFile: "/etc/passwd", context: "prod" } } }));
+    const job = jobsIn("runs")[0] as AnyObj;
+    expect(job.configFile).toBeUndefined();
+    expect(job.context).toBeUndefined();
     await h.cancel("stopped");
   });
 });
