@@ -170,11 +170,7 @@ export class KanikoBuilder implements Builder {
         dockerConfig,
         azureStorageKey: store.kind === "azure",
       });
-      try {
-        await kube.batch.createNamespacedJob({ namespace, body: manifest });
-      } catch (err) {
-        throw kubeFailure(`creating the kaniko build Job ${namespace}/${jobName}`, err, "build");
-      }
+      await this.createJob(kube, namespace, jobName, manifest, log);
       cleanups.push([
         `build Job ${namespace}/${jobName}`,
         // Background propagation removes the build pod too (the official default orphans it).
@@ -231,6 +227,28 @@ export class KanikoBuilder implements Builder {
     await this.createOrReplace("Secret", namespace, name, () => kube.core.createNamespacedSecret({ namespace, body: authDockerConfigSecret(jobName, namespace, dockerConfigKey(registry.host), creds) }), () => kube.core.deleteNamespacedSecret({ name, namespace }));
     cleanups.push([`Secret ${namespace}/${name}`, () => kube.core.deleteNamespacedSecret({ name, namespace })]);
     return "secret";
+  }
+
+  /**
+   * Create the build Job. One left by an agent that died mid-build (same run id) is deleted first:
+   * with Background propagation it leaves the API at once, so a short retry is enough.
+   */
+  private async createJob(kube: KubeClients, namespace: string, jobName: string, manifest: V1Job, log: Logger): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kube.batch.createNamespacedJob({ namespace, body: manifest });
+        return;
+      } catch (err) {
+        if (kubeError(err).code !== 409 || attempt >= 5) throw kubeFailure(`creating the kaniko build Job ${namespace}/${jobName}`, err, "build");
+      }
+      if (attempt === 1) {
+        log.warn({ job: jobName }, "a build Job with this run's name already exists (left by an earlier attempt); replacing it");
+        await kube.batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" }).catch((err: unknown) => {
+          if (kubeError(err).code !== 404) throw kubeFailure(`deleting the leftover build Job ${namespace}/${jobName}`, err, "build");
+        });
+      }
+      await sleep(200 * attempt);
+    }
   }
 
   /** Objects are per run id; one left behind by a crashed agent is replaced, not fatal. */

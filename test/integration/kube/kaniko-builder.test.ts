@@ -230,12 +230,19 @@ describe("KanikoBuilder", () => {
     expect(await objectKeys()).toEqual([]);
   });
 
-  it("replaces a leftover docker-config object from a crashed agent", async () => {
-    playKaniko();
+  it("replaces a leftover docker-config object and build Job from a crashed agent", async () => {
     const kube = clientsFor(fake);
+    const leftover = {
+      metadata: { name: "wandb-launch-container-build-k1run001", labels: { leftover: "yes" } },
+      spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "old", image: "old" }] } } },
+    };
+    await kube.batch.createNamespacedJob({ namespace: "launch", body: leftover });
+    const seen = playKaniko();
     await kube.core.createNamespacedConfigMap({ namespace: "launch", body: { metadata: { name: "docker-config-wandb-launch-container-build-k1run001" }, data: { "config.json": "{}" } } });
     await builder(stubRegistry("acr", "myreg.azurecr.io")).build(request());
     expect(fake.list("configmaps", "launch")).toEqual([]);
+    expect(seen.map((x) => x.job.metadata.labels.leftover)).toEqual([undefined]);
+    expect(fake.list("jobs", "launch")).toEqual([]);
   });
 
   it("refuses configs it cannot build with, naming the key", async () => {
