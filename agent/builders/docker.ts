@@ -45,6 +45,16 @@ export function failedPackagesIn(line: string): string | null {
   return body.slice(FAILED_PACKAGES_MARKER.length).replace(/\. During automated build process\.?\s*$/, "").trim();
 }
 
+/** `docker [buildx] build` arguments (reference §2.7). Pure. */
+export function dockerBuildArgs(o: { buildx: boolean; platform?: string | undefined; image: string; dockerfile: string; context: string }): string[] {
+  const args = o.buildx ? ["buildx", "build"] : ["build"];
+  // BuildX keeps images in its own cache unless told to load them; a multi-platform result cannot be loaded.
+  if (o.buildx && !(o.platform ?? "").includes(",")) args.push("--load");
+  if (o.platform) args.push("--platform", o.platform);
+  args.push("-t", o.image, "-f", o.dockerfile, o.context);
+  return args;
+}
+
 export const DOCKER_MISSING =
   "Could not find Docker executable. Ensure Docker is installed as per the instructions at https://docs.docker.com/install/overview/, or set builder.type to noop or kaniko";
 
@@ -114,12 +124,7 @@ export class DockerBuilder implements Builder {
     if (registry) await this.login(registry);
     const context = await createBuildContext(plan, job);
     try {
-      const platform = this.opts.config.builder?.platform;
-      const args = buildx ? ["buildx", "build"] : ["build"];
-      // A multi-platform build cannot be loaded into the local engine.
-      if (buildx && !(platform ?? "").includes(",")) args.push("--load");
-      if (platform) args.push("--platform", platform);
-      args.push("-t", image, "-f", context.dockerfile, context.dir);
+      const args = dockerBuildArgs({ buildx, platform: this.opts.config.builder?.platform, image, dockerfile: context.dockerfile, context: context.dir });
       log.info({ dockerfile: plan.source, context: context.dir }, "building image");
       const failedPackages: string[] = [];
       const result = await runStreaming(this.docker, args, {

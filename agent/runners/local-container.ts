@@ -97,6 +97,12 @@ export class LocalContainerRunner implements Runner {
     const started = Date.now();
     let cancelled: "stopped" | "interrupted" | null = null;
     let child: ChildProcess | null = null;
+    if (request.job.job.source_type === "image" || request.mountCode) {
+      // Images the agent did not build may be stale tags (`:latest`); refresh them like the official
+      // agent, and go on with the local copy when the registry cannot be reached.
+      const pulled = await runStreaming(this.docker, ["pull", request.image!], { env, tailLines: 5 }).catch(() => null);
+      if (pulled?.code !== 0) log.warn({ image: request.image }, "docker pull failed; using the local image if there is one");
+    }
     log.info({ image: request.image }, "starting container");
     const done = runStreaming(this.docker, argv, {
       env,

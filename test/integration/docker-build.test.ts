@@ -244,6 +244,21 @@ describe("LocalContainerRunner", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("runs an image job from the local engine when refreshing it from the registry fails", async () => {
+    const dir = await busyboxJob("image-job");
+    const tag = `${REGISTRY}/${uniqueRepository("never-pushed")}:v1`;
+    await docker(["build", "-q", "-t", tag, "-f", join(dir, "Dockerfile.wandb"), dir]);
+    const { logger, lines } = captureLogger();
+    const job = { ...(await resolvedJob(dir)), job: JobFileSchema.parse({ source_type: "image", source: { image: tag } }) };
+    const runner = new LocalContainerRunner({ dockerConfigDir: await tempDockerConfig() });
+    const handle = await runner.run({ runId: "img00001", runSpec: RunSpecSchema.parse({}), job, image: tag, entrypoint: ["sh", "-c", "cat /app/marker.txt"], args: [], env: {}, logger });
+    expect(await handle.wait()).toMatchObject({ status: "finished", exitCode: 0 });
+    expect(lines.join("")).toContain("docker pull failed; using the local image");
+    expect(lines.join("")).toContain("image-job");
+    await docker(["rmi", tag]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it("refuses resource_args outside the docker allow-list", async () => {
     const { logger } = captureLogger();
     const runner = new LocalContainerRunner();

@@ -40,3 +40,20 @@ describe("failed-packages marker in coloured output", () => {
     expect(failedPackagesIn("\u001b[91mERROR: Failed to install: torch. During automated build process.")).toBe("torch");
   });
 });
+
+import { dockerBuildArgs } from "../../../agent/builders/docker.js";
+
+describe("docker build arguments (§2.7)", () => {
+  const base = { image: "r/app:1234abcd", dockerfile: "/ctx/Dockerfile.wandb", context: "/ctx" };
+  it("uses buildx with --load, and --platform when configured", () => {
+    expect(dockerBuildArgs({ ...base, buildx: true, platform: "linux/arm64" })).toEqual([
+      "buildx", "build", "--load", "--platform", "linux/arm64", "-t", "r/app:1234abcd", "-f", "/ctx/Dockerfile.wandb", "/ctx",
+    ]);
+  });
+  it("does not --load a multi-platform build", () => {
+    expect(dockerBuildArgs({ ...base, buildx: true, platform: "linux/amd64,linux/arm64" })).not.toContain("--load");
+  });
+  it("falls back to plain docker build without buildx", () => {
+    expect(dockerBuildArgs({ ...base, buildx: false })).toEqual(["build", "-t", "r/app:1234abcd", "-f", "/ctx/Dockerfile.wandb", "/ctx"]);
+  });
+});
