@@ -88,3 +88,25 @@ describe("launch-agent build-plan", () => {
     expect(await readFile(spec, "utf8")).toContain("sagemaker");
   });
 });
+
+describe("bundled example jobs", () => {
+  it("python-train plans a generated Dockerfile with Python 3.11 and its requirements.txt", async () => {
+    const cfg = join(dir, "example-config.yaml");
+    await writeFile(cfg, "builder:\n  type: docker\n  destination: registry.example.com/examples/python-train\n");
+    const out = JSON.parse(await runCli(["build-plan", "--job", "examples/jobs/python-train", "--config", cfg, "--json"]));
+    expect(out.builder).toBe("docker");
+    expect(out.dockerfile).toContain("FROM python:3.11 as build");
+    expect(out.dockerfile).toContain("COPY src/requirements.txt ./");
+    expect(out.dockerfile).toContain('ENTRYPOINT ["python", "train.py"]');
+    expect(out.sourceString).toMatch(/^local:python-train:[0-9a-f]{64}$/);
+    expect(out.image).toBe(`registry.example.com/examples/python-train:${out.tag}`);
+  });
+
+  it("git-repo is a valid repo job with an allowed remote", async () => {
+    const { JobFileSchema } = await import("../../../agent/jobs/job-file.js");
+    const { checkGitRemote } = await import("../../../agent/jobs/sources.js");
+    const job = JobFileSchema.parse(JSON.parse(await readFile("examples/jobs/git-repo/wandb-job.json", "utf8")));
+    expect(job.source_type).toBe("repo");
+    expect(checkGitRemote(job.source.git!.remote)).toMatch(/^https:\/\//);
+  });
+});
