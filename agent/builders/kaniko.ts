@@ -6,6 +6,7 @@ import { createBuildContext, planBuildContext } from "../jobs/context.js";
 import { destinationOf, imageUri } from "../jobs/plan.js";
 import { agentNamespace, kubeError, kubeFailure, loadKubeClients, type KubeClients } from "../kube/client.js";
 import { forEachLogLine } from "../kube/logs.js";
+import { podUnschedulable } from "../runners/kubernetes-monitor.js";
 import { ecrRegion } from "../registries/destination.js";
 import { registryFor, type RegistryOptions } from "../registries/index.js";
 import type { Registry } from "../registries/types.js";
@@ -177,7 +178,7 @@ export class KanikoBuilder implements Builder {
         () => kube.batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" }),
       ]);
       log.info({ job: jobName, namespace }, "kaniko build job created");
-      const end = await this.waitForJob(kube, namespace, jobName, request.signal);
+      const end = await this.waitForJob(kube, namespace, jobName, request.signal, (message) => request.warn(message));
       const buildLog = await this.readLog(kube, namespace, jobName);
       if (!end.ok) {
         const tail = buildLog.tail.length > 0 ? `\nLast lines of the build log:\n${buildLog.tail.join("\n")}` : `\n(${buildLog.error ?? "the build log is empty"})`;
@@ -281,8 +282,9 @@ export class KanikoBuilder implements Builder {
   }
 
   /** Poll the Job's status until it succeeds, fails, or the deadline passes (§6.5). */
-  private async waitForJob(kube: KubeClients, namespace: string, name: string, signal?: AbortSignal): Promise<JobEnd> {
+  private async waitForJob(kube: KubeClients, namespace: string, name: string, signal: AbortSignal | undefined, warn: (message: string) => Promise<void>): Promise<JobEnd> {
     const every = this.opts.pollIntervalMs ?? 5000;
+    let warned = false;
     const budget = this.opts.deadlineMs ?? 3 * KANIKO_ACTIVE_DEADLINE_SECONDS * 1000;
     const deadline = Date.now() + budget;
     for (;;) {
@@ -299,9 +301,26 @@ export class KanikoBuilder implements Builder {
         const c = (job.status?.conditions ?? []).find((x) => x.type === "Failed" && x.status === "True");
         return { ok: false, reason: `failed${c ? ` (${[c.reason, c.message].filter(Boolean).join(": ")})` : ""}` };
       }
+      if (!warned) warned = await this.warnIfUnschedulable(kube, namespace, name, warn);
       if (Date.now() >= deadline) return { ok: false, reason: `did not finish within ${Math.ceil(budget / 1000)} s` };
       await sleep(Math.min(every, Math.max(0, deadline - Date.now())), signal);
     }
+  }
+
+  /** A build pod the scheduler cannot place would otherwise wait silently until the deadline (§9.7). */
+  private async warnIfUnschedulable(kube: KubeClients, namespace: string, jobName: string, warn: (message: string) => Promise<void>): Promise<boolean> {
+    try {
+      const pods = await kube.core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
+      for (const pod of pods.items) {
+        const why = podUnschedulable(pod);
+        if (!why) continue;
+        await warn(`kaniko build pod ${namespace}/${pod.metadata?.name ?? "?"} of job ${jobName} cannot be scheduled: ${why}`);
+        return true;
+      }
+    } catch (err) {
+      this.opts.logger.debug({ err: kubeError(err).message }, "could not list the build pods");
+    }
+    return false;
   }
 
   /** The build pod's log, streamed: its last lines and any failed-packages markers. */

@@ -332,4 +332,21 @@ describe("KanikoBuilder", () => {
       /WANDB_LAUNCH_KANIKO_PVC_NAME is set, but build contexts on a PersistentVolumeClaim are not supported/,
     );
   });
+
+  it("warns once when the build pod cannot be scheduled", async () => {
+    fake.onCreate("jobs", (job) => {
+      const j = job as AnyObj;
+      const ns = j.metadata.namespace;
+      const pod = (fake.podsOfJob(ns, j.metadata.name)[0]!.metadata as AnyObj).name;
+      fake.markUnschedulable(ns, pod, "0/2 nodes are available: 2 Insufficient memory.");
+      setTimeout(() => {
+        fake.setPodPhase(ns, pod, "Running");
+        fake.succeedJob(ns, j.metadata.name);
+      }, 150);
+    });
+    const warnings: string[] = [];
+    await builder(stubRegistry("anonymous", "registry.example.com")).build(request(warnings));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^kaniko build pod launch\/wandb-launch-container-build-k1run001-\w{5} of job wandb-launch-container-build-k1run001 cannot be scheduled: 0\/2 nodes are available: 2 Insufficient memory\.$/);
+  });
 });
