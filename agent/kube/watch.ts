@@ -40,6 +40,7 @@ export async function listAndWatch<T extends WithMeta>(opts: WatchOptions<T>): P
   const base = opts.retryDelayMs ?? 1000;
   let delay = base;
   let rv: string | null = null;
+  let lastExpiry: number | null = null;
   while (!opts.signal.aborted) {
     if (rv === null) {
       try {
@@ -54,6 +55,7 @@ export async function listAndWatch<T extends WithMeta>(opts: WatchOptions<T>): P
         continue;
       }
     }
+    const streamStarted = Date.now();
     const outcome = await new Promise<{ expired: boolean; error: unknown }>((resolve) => {
       let expired = false;
       let controller: AbortController | null = null;
@@ -92,13 +94,24 @@ export async function listAndWatch<T extends WithMeta>(opts: WatchOptions<T>): P
         .catch((err: unknown) => resolve({ expired: false, error: err }));
     });
     if (opts.signal.aborted) return;
+    const short = Date.now() - streamStarted < 1000;
     if (outcome.expired) {
       opts.logger.debug({ path: opts.path, resourceVersion: rv }, "watch resourceVersion expired (410); listing again");
       rv = null;
+      // A server that answers 410 even right after a fresh list must not make this spin.
+      if (short && lastExpiry !== null && Date.now() - lastExpiry < 1000) {
+        await pause(delay, opts.signal);
+        delay = Math.min(delay * 2, 10_000);
+      }
+      lastExpiry = Date.now();
       continue;
     }
     if (outcome.error) {
       opts.logger.debug({ path: opts.path, err: kubeError(outcome.error).message }, "watch stream failed; reconnecting");
+      await pause(delay, opts.signal);
+      delay = Math.min(delay * 2, 10_000);
+    } else if (short) {
+      // A server (or proxy) that ends streams at once must not turn this into a busy loop.
       await pause(delay, opts.signal);
       delay = Math.min(delay * 2, 10_000);
     } else delay = base;

@@ -114,7 +114,7 @@ export interface FakeKube {
   setPodLog(namespace: string, name: string, text: string): void;
   /** Called after an object of `resource` is created (the test's stand-in for a controller). */
   onCreate(resource: Resource, handler: (obj: Obj) => void): void;
-  /** Forget the event history: watches from any older resourceVersion now get 410 Expired. */
+  /** Forget the event history: watches from any resourceVersion older than the current one now get 410 Expired. */
   compactHistory(): void;
   /** End every open watch stream, as an API server restart or load balancer timeout does. */
   closeWatches(): void;
@@ -589,8 +589,9 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       createHooks.set(resource, [...(createHooks.get(resource) ?? []), handler]);
     },
     compactHistory() {
+      // Like etcd compaction: only the current resourceVersion (what a fresh list returns) can be watched from.
       history.length = 0;
-      oldestRetained = rv + 1;
+      oldestRetained = rv;
     },
     closeWatches() {
       for (const w of [...watchers]) w.close();
