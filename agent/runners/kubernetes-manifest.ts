@@ -107,7 +107,7 @@ export function buildRunJob(input: RunJobInput): V1Job {
     [MONITOR_LABEL]: "true",
     [AGENT_LABEL]: agent,
   };
-  if (!metadata.name) metadata.generateName = runGenerateName(input.entity, input.project);
+  if (!metadata.name && !metadata.generateName) metadata.generateName = runGenerateName(input.entity, input.project);
 
   const spec: Obj = isObj(raw.spec) ? raw.spec : {};
   spec.backoffLimit ??= 0;

@@ -113,6 +113,10 @@ describe("buildRunJob", () => {
     expect(c.args).toEqual([]);
   });
 
+  it("keeps a user's generateName", () => {
+    expect(asObj(buildRunJob(base({ resourceArgs: { metadata: { generateName: "team-run-" } } }))).metadata.generateName).toBe("team-run-");
+  });
+
   it("does not mutate its input", () => {
     const resourceArgs = { spec: { template: { spec: { containers: [{ name: "c" }] } } } };
     const copy = structuredClone(resourceArgs);
