@@ -7,6 +7,8 @@
 #   LAUNCH_TEST_REGISTRY           host:port of the registry          (default 127.0.0.1:5000)
 #   LAUNCH_TEST_REGISTRY_USER      htpasswd user                      (default launch)
 #   LAUNCH_TEST_REGISTRY_PASSWORD  htpasswd password (test-only)      (default launch-ci-password)
+#   LAUNCH_TEST_TOKEN_REGISTRY     host:port of a second registry with token (Bearer) auth (default 127.0.0.1:5001)
+#   LAUNCH_TEST_TOKEN_REALM        host:port where the tests serve its token endpoint     (default 127.0.0.1:5002)
 #   LAUNCH_SERVICES_DIR            state: configs, storage, logs      (default /tmp/launch-ci-services)
 #   DOCKERD_STORAGE_DRIVER         storage driver for a new dockerd   (default: overlay2, vfs if that fails)
 set -euo pipefail
@@ -15,6 +17,8 @@ REGISTRY="${LAUNCH_TEST_REGISTRY:-127.0.0.1:5000}"
 REG_USER="${LAUNCH_TEST_REGISTRY_USER:-launch}"
 REG_PASSWORD="${LAUNCH_TEST_REGISTRY_PASSWORD:-launch-ci-password}"
 STATE="${LAUNCH_SERVICES_DIR:-/tmp/launch-ci-services}"
+TOKEN_REGISTRY="${LAUNCH_TEST_TOKEN_REGISTRY:-127.0.0.1:5001}"
+TOKEN_REALM="${LAUNCH_TEST_TOKEN_REALM:-127.0.0.1:5002}"
 
 log() { echo "services: $*" >&2; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }
@@ -106,4 +110,42 @@ EOF
   wait_for 20 registry registry_auth_ok || die "registry did not answer on $REGISTRY; see $STATE/registry.log"
 fi
 
-log "ready: docker $(docker version --format '{{.Server.Version}}'), registry http://$REGISTRY (user $REG_USER)"
+# --- registry with token auth ---------------------------------------------------------------
+# Docker Hub, Artifact Registry and ACR answer with a Bearer challenge; this registry does too, so the
+# token flow is tested against the real server. The tests serve its token endpoint and sign tokens
+# with the key below (the registry trusts its certificate).
+token_registry_ok() {
+  curl -sS -o /dev/null -D - "http://$TOKEN_REGISTRY/v2/" 2>/dev/null | grep -qi "www-authenticate: Bearer realm=\"http://$TOKEN_REALM/token\""
+}
+if token_registry_ok; then
+  log "token-auth registry already running on $TOKEN_REGISTRY"
+else
+  mkdir -p "$STATE/token-registry-storage"
+  if [ ! -s "$STATE/token-key.pem" ] || [ ! -s "$STATE/token-cert.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=launch-ci-token-issuer" \
+      -keyout "$STATE/token-key.pem" -out "$STATE/token-cert.pem" 2>/dev/null
+  fi
+  cat >"$STATE/token-registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/token-registry-storage
+  delete:
+    enabled: true
+http:
+  addr: $TOKEN_REGISTRY
+auth:
+  token:
+    realm: http://$TOKEN_REALM/token
+    service: launch-ci-token-registry
+    issuer: launch-ci-token-issuer
+    rootcertbundle: $STATE/token-cert.pem
+EOF
+  log "starting token-auth docker-registry on $TOKEN_REGISTRY (log $STATE/token-registry.log)"
+  setsid -f docker-registry serve "$STATE/token-registry.yml" >>"$STATE/token-registry.log" 2>&1 </dev/null
+  wait_for 20 token-registry token_registry_ok || die "token-auth registry did not answer on $TOKEN_REGISTRY; see $STATE/token-registry.log"
+fi
+
+log "ready: docker $(docker version --format '{{.Server.Version}}'), registry http://$REGISTRY (user $REG_USER), token-auth registry http://$TOKEN_REGISTRY"

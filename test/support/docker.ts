@@ -4,6 +4,7 @@ import { copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { runStreaming } from "../../agent/builders/docker-cli.js";
 
 /**
  * The real Docker engine and the real registry (Debian docker-registry, htpasswd auth) that
@@ -60,6 +61,15 @@ export async function tempDockerConfig(opts: { password?: string } = {}): Promis
 export async function docker(args: string[], opts: { dockerConfig?: string; input?: string } = {}): Promise<{ stdout: string; stderr: string }> {
   const env = { ...process.env, ...(opts.dockerConfig ? { DOCKER_CONFIG: opts.dockerConfig } : {}) };
   return run("docker", args, { env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+}
+
+/** `docker login` with the password on stdin, into the given DOCKER_CONFIG. */
+export async function dockerLogin(host: string, dockerConfig: string, password = REGISTRY_PASSWORD): Promise<void> {
+  const r = await runStreaming("docker", ["login", "--username", REGISTRY_USER, "--password-stdin", host], {
+    env: { ...process.env, DOCKER_CONFIG: dockerConfig },
+    input: password,
+  });
+  if (r.code !== 0) throw new Error(`docker login ${host} failed: ${r.tail.join(" ")}`);
 }
 
 /** A repository name no other test run uses. */
