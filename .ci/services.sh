@@ -38,11 +38,17 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 [ -x /bin/busybox ] && /bin/busybox --help 2>&1 | head -1 | grep -qi busybox || missing+=(busybox-static)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl) # token-registry key, TLS for the test git server
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v file >/dev/null 2>&1 || missing+=(file)
 if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}"
   log "installing ${missing[*]}"
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null || {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+  }
 fi
 # busybox must be the static build: it is copied into FROM-scratch test images.
 file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || \
