@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -53,9 +53,10 @@ export async function readLocalJob(dir: string): Promise<{ job: ResolvedJob; cle
   if (existsSync(join(jobDir, "diff.patch"))) files.diffPatch = join(jobDir, "diff.patch");
   let codeDir = jobDir;
   let cleanup = async () => {};
-  if (parsed.data.source_type === "repo") {
-    // The plan depends on the repository's files: check it out into a scratch directory.
+  if (parsed.data.source_type === "repo" || parsed.data.source.notebook) {
+    // Repo jobs are checked out, and notebooks converted, in a scratch directory: never in the user's.
     const work = await mkdtemp(join(tmpdir(), "build-plan-"));
+    if (parsed.data.source_type !== "repo") await cp(jobDir, work, { recursive: true, verbatimSymlinks: true });
     codeDir = work;
     cleanup = () => rm(work, { recursive: true, force: true });
   }

@@ -5,11 +5,14 @@ import { promisify } from "node:util";
 import type { ResolvedJob } from "../backend/types.js";
 import { LaunchError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { convertNotebookEntrypoint } from "./notebook.js";
 
 /**
  * Job sources (reference §2.2): `image` jobs need nothing; `artifact` jobs arrive with their code in
  * `codeDir`; `repo` jobs are fetched here from git, hardened against remotes that would run commands
- * or read local files, then get the job's diff.patch and requirements.frozen.txt.
+ * or read local files, then get the job's diff.patch and requirements.frozen.txt. Notebook jobs of
+ * either code kind get their notebook converted to a script (written into `codeDir`, which the
+ * backends hand over as a private copy).
  */
 
 const run = promisify(execFile);
@@ -46,7 +49,20 @@ export function checkGitRemote(uri: string): string {
 }
 
 export async function prepareJobSource(job: ResolvedJob, opts: PrepareOptions): Promise<ResolvedJob> {
-  if (job.job.source_type !== "repo") return job;
+  if (job.job.source_type === "image") return job;
+  const ready = job.job.source_type === "repo" ? await fetchRepo(job, opts) : job;
+  return ready.job.source.notebook ? convertNotebook(ready) : ready;
+}
+
+/** Notebook jobs run a script made from the notebook (§2.2); the job's entry point is rewritten to it. */
+async function convertNotebook(job: ResolvedJob): Promise<ResolvedJob> {
+  const entrypoint = job.job.source.entrypoint;
+  if (!entrypoint || entrypoint.length === 0) return job;
+  const converted = await convertNotebookEntrypoint(job.codeDir, entrypoint);
+  return { ...job, job: { ...job.job, source: { ...job.job.source, entrypoint: converted } } };
+}
+
+async function fetchRepo(job: ResolvedJob, opts: PrepareOptions): Promise<ResolvedJob> {
   const git = job.job.source.git;
   if (!git?.remote) {
     throw new LaunchError(`job ${job.name} has source_type "repo" but no source.git.remote in wandb-job.json`, "agent");
