@@ -109,7 +109,18 @@ export class ItemTask {
     const entrypoint = runSpec.overrides?.entry_point ?? job.job.source.entrypoint ?? [];
     const args = runSpec.overrides?.args ?? job.job.source.args ?? [];
     this.log.info({ runId, resource, image }, "starting run");
-    const handle = await runner.run({ runId, runSpec, job, image, entrypoint, args, env, mountCode, logger: this.log });
+    const handle = await runner.run({
+      runId,
+      runSpec,
+      job,
+      image,
+      entrypoint,
+      args,
+      env,
+      mountCode,
+      logger: this.log,
+      warn: (message) => backend.warn(this.item, "Kubernetes", message),
+    });
     this.handle = handle;
     if (this.interrupted) await handle.cancel("interrupted");
     await backend.markRunning(this.item, { runId, image });

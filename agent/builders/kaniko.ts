@@ -140,7 +140,9 @@ export class KanikoBuilder implements Builder {
     const namespace = this.opts.namespace ?? agentNamespace(kube);
     const jobName = kanikoJobName(s.jobPrefix, runId);
     const store = this.opts.contextStore ?? contextStoreFor(s.store, { environment: this.opts.config.environment ?? null, logger: log });
-    // Checked before anything is uploaded or created: without it the build pod cannot read the context.
+    // Checked before anything is uploaded or created, so a missing bucket or permission is reported as such.
+    await store.verify();
+    // Without this Secret the build pod cannot read an Azure context.
     if (store.kind === "azure") await this.requireAzureStorageSecret(kube, namespace);
     const cleanups: [string, () => Promise<unknown>][] = [];
     try {
