@@ -44,6 +44,13 @@ export function parseChallenge(header: string | null): Challenge | null {
   return { scheme: m[1]!.toLowerCase(), params };
 }
 
+/** fetch() says only "fetch failed"; the reason (ECONNREFUSED, a TLS error, a timeout) is in its cause. */
+function networkReason(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string; code?: string } };
+  if (e.cause?.code || e.cause?.message) return [e.cause.code, e.cause.message].filter(Boolean).join(" ");
+  return e.message ?? String(err);
+}
+
 export abstract class OciRegistry implements Registry {
   abstract readonly kind: RegistryKind;
   readonly host: string;
@@ -91,7 +98,7 @@ export abstract class OciRegistry implements Registry {
       await res.body?.cancel();
       return res;
     } catch (err) {
-      throw new LaunchError(`could not reach registry ${this.host} at ${this.baseUrl}: ${(err as Error).cause ?? (err as Error).message}`, "build", { cause: err });
+      throw new LaunchError(`could not reach registry ${this.host} at ${this.baseUrl}: ${networkReason(err)}`, "build", { cause: err });
     }
   }
 
@@ -121,7 +128,7 @@ export abstract class OciRegistry implements Registry {
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {
-      throw new LaunchError(`could not reach the token endpoint of registry ${this.host} (${tokenUrl.origin}): ${(err as Error).message}`, "build", { cause: err });
+      throw new LaunchError(`could not reach the token endpoint of registry ${this.host} (${tokenUrl.origin}): ${networkReason(err)}`, "build", { cause: err });
     }
     if (tokenRes.status === 401 || tokenRes.status === 403) {
       await tokenRes.body?.cancel();

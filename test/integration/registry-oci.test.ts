@@ -62,3 +62,10 @@ describe("OCI existence check against the real registry", () => {
     expect(await elsewhere.credentials()).toBeNull();
   });
 });
+
+describe("OCI existence check when nothing listens", () => {
+  it("names the registry and the network error", async () => {
+    const reg = registryFor("127.0.0.1:9/launch-test/none", { credentials: null });
+    await expect(reg.exists("x")).rejects.toThrow(/could not reach registry 127.0.0.1:9 at http:\/\/127.0.0.1:9: ECONNREFUSED/);
+  });
+});
