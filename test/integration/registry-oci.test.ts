@@ -65,7 +65,7 @@ describe("OCI existence check against the real registry", () => {
 
 describe("OCI existence check when nothing listens", () => {
   it("names the registry and the network error", async () => {
-    const reg = registryFor("127.0.0.1:9/launch-test/none", { credentials: null });
-    await expect(reg.exists("x")).rejects.toThrow(/could not reach registry 127.0.0.1:9 at http:\/\/127.0.0.1:9: ECONNREFUSED/);
+    const reg = registryFor("127.0.0.1:5999/launch-test/none", { credentials: null });
+    await expect(reg.exists("x")).rejects.toThrow(/could not reach registry 127.0.0.1:5999 at http:\/\/127.0.0.1:5999: ECONNREFUSED/);
   });
 });
