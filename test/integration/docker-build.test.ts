@@ -278,3 +278,31 @@ describe("LocalContainerRunner", () => {
     expect(runner.commandFor(ok, "c")).toEqual(["run", "--rm", "--name", "c", "--memory", "1g", "--env", "A=1", "--env", "B=2", "img"]);
   });
 });
+
+describe("build-plan --check against the real registry", () => {
+  it("says the tag exists after a build, and not after the code changes", async () => {
+    const { planForJobDir, formatPlan } = await import("../../agent/commands/build-plan.js");
+    const dir = await busyboxJob("plan-check");
+    const configFile = join(dir, "..", `${dir.split("/").pop()}.yaml`);
+    await writeFile(configFile, `builder:\n  type: docker\n  destination: ${REGISTRY}/${repository}\n`);
+    const { logger } = captureLogger();
+    const builder = new DockerBuilder({ config: config(repository), logger, dockerConfigDir: dockerConfig, registryOptions: { credentials: creds } });
+    const built = await builder.build(request(await resolvedJob(dir), logger));
+    const saved = process.env.DOCKER_CONFIG;
+    process.env.DOCKER_CONFIG = dockerConfig; // build-plan reads credentials from the docker config, as docker does
+    try {
+      const before = await planForJobDir({ job: dir, config: configFile, check: true });
+      expect(before.plan.tag).toBe(built.tag);
+      expect(before.exists).toBe(true);
+      expect(formatPlan(before.plan, before.exists)).toContain("in registry:    yes — the build would be skipped");
+      await writeFile(join(dir, "marker.txt"), "plan-checK\n");
+      const after = await planForJobDir({ job: dir, config: configFile, check: true });
+      expect(after.exists).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = saved;
+      await rm(dir, { recursive: true, force: true });
+      await rm(configFile, { force: true });
+    }
+  });
+});
