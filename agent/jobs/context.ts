@@ -69,8 +69,16 @@ export function agentUserName(env: NodeJS.ProcessEnv = process.env): string {
     const v = env[key];
     if (v) return v;
   }
-  return userInfo().username;
+  try {
+    return userInfo().username;
+  } catch {
+    // No passwd entry for our uid (e.g. an arbitrary uid on OpenShift): use the official image's user.
+    return FALLBACK_USER;
+  }
 }
+
+/** The user of the official agent image, and ours when the OS cannot name the process's user. */
+export const FALLBACK_USER = "launch_agent";
 
 /** `docker.user_id` with the official defaults: absent → 1000, falsy → the agent's euid (§2.4). */
 export function imageUid(runSpec: RunSpec): string {
