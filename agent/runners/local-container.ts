@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import { LaunchError } from "../errors.js";
-import type { Logger } from "../log.js";
 import type { RunOutcome } from "../backend/types.js";
 import { runStreaming, succeeds } from "../builders/docker-cli.js";
 import { isLoopbackHost } from "../registries/destination.js";
