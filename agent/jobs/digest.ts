@@ -96,7 +96,10 @@ export async function digestDirectory(dir: string): Promise<string> {
   });
 }
 
+/** Source strings of local jobs start with this; W&B jobs' never do (theirs are `<artifact>:v<version>`). */
+export const LOCAL_SOURCE_PREFIX = "local:";
+
 /** The source string of a local job's image tag: where it lives by name, and what its code is. */
 export async function localSourceString(dir: string): Promise<string> {
-  return `local:${basename(resolve(dir))}:${await digestDirectory(dir)}`;
+  return `${LOCAL_SOURCE_PREFIX}${basename(resolve(dir))}:${await digestDirectory(dir)}`;
 }

@@ -6,6 +6,7 @@ import type { ResolvedJob } from "../backend/types.js";
 import { LaunchError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { convertNotebookEntrypoint } from "./notebook.js";
+import { LOCAL_SOURCE_PREFIX } from "./digest.js";
 
 /**
  * Job sources (reference §2.2): `image` jobs need nothing; `artifact` jobs arrive with their code in
@@ -121,9 +122,15 @@ async function fetchRepo(job: ResolvedJob, opts: PrepareOptions): Promise<Resolv
   }
   if (job.files.requirementsFrozen) await copyFile(job.files.requirementsFrozen, join(dir, "requirements.frozen.txt"));
 
+  // A local repo job names a branch or tag as often as a commit, and a branch moves without its job
+  // directory changing: its source string must carry the commit actually checked out. (W&B jobs keep
+  // the official source string, so tags stay compatible; their job version pins the commit.)
+  const head = (await gitIn(["rev-parse", "HEAD"])).trim();
+  const sourceString = job.sourceString.startsWith(LOCAL_SOURCE_PREFIX) ? `${job.sourceString}:git:${head}` : job.sourceString;
   const ownDir = opts.workDir !== undefined && opts.workDir !== job.codeDir;
   return {
     ...job,
+    sourceString,
     codeDir: dir,
     cleanup: async () => {
       if (ownDir) await rm(dir, { recursive: true, force: true });

@@ -60,6 +60,14 @@ describe("repo job sources", () => {
     expect(await git(["rev-parse", "HEAD"], ready.codeDir)).toBe(commits[1]);
     expect(await readFile(join(ready.codeDir, "train.py"), "utf8")).toBe("print('patched')\n");
     expect(await readFile(join(ready.codeDir, "requirements.frozen.txt"), "utf8")).toBe("wandb==0.19.0\n");
+    // A W&B job keeps the official source string: its job version pins the commit.
+    expect(ready.sourceString).toBe("repo-job:v0:vv0");
+  });
+
+  it("adds the checked-out commit to a local job's source string, so a moved branch gives a new tag", async () => {
+    const job = { ...(await repoJob(server.url("app.git"), "main")), sourceString: "local:repo-job:abc" };
+    const ready = await prepareJobSource(job, { logger: silentLogger, env: server.env });
+    expect(ready.sourceString).toBe(`local:repo-job:abc:git:${commits[1]}`);
   });
 
   it("fails clearly on a commit the repository does not have", async () => {
