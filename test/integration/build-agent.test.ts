@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,8 @@ import { pushLocal } from "../../agent/commands/local.js";
 import type { AgentConfig } from "../../agent/config/index.js";
 import { composeAgent } from "../../agent/main.js";
 import { silentLogger } from "../../agent/log.js";
+import { prepareJobSource } from "../../agent/jobs/sources.js";
+import { publishRepo, startGitServer } from "../support/git-server.js";
 import {
   REGISTRY,
   REGISTRY_PASSWORD,
@@ -47,7 +49,7 @@ afterAll(async () => {
 });
 
 /** One agent process lifetime: a fresh builder (nothing remembered between "restarts"), run until idle. */
-async function runAgentOnce(password: string): Promise<BuildEvent[]> {
+async function runAgentOnce(password: string, gitEnv?: NodeJS.ProcessEnv): Promise<BuildEvent[]> {
   const events: BuildEvent[] = [];
   const builder = new DockerBuilder({
     config,
@@ -60,7 +62,12 @@ async function runAgentOnce(password: string): Promise<BuildEvent[]> {
     config,
     backend: new LocalBackend({ root: join(root, "q"), logger: silentLogger }),
     logger: silentLogger,
-    overrides: { exitWhenIdle: true, pollIntervalMs: 100, selectBuilder: async () => builder },
+    overrides: {
+      exitWhenIdle: true,
+      pollIntervalMs: 100,
+      selectBuilder: async () => builder,
+      ...(gitEnv ? { prepareJobSource: (job, logger) => prepareJobSource(job, { logger, env: gitEnv }) } : {}),
+    },
   });
   expect(await agent.run()).toBe(0);
   return events;
@@ -104,5 +111,43 @@ describe("agent: build, skip, run", () => {
     expect(record?.message).toContain("authentication failed");
     expect(record?.message).not.toContain("wrong-password-abc");
     expect(events).toEqual([]);
+  });
+
+  it("fetches a git job's commit, builds it, and runs it; an image job runs without a build", async () => {
+    const server = await startGitServer();
+    try {
+      const busybox = await readFile(join(jobDir, "busybox"));
+      const [commit] = await publishRepo(server, "busybox-app", [{}], async (work) => {
+        for (const f of ["Dockerfile.wandb", "main.sh"]) await copyFile(join(jobDir, f), join(work, f));
+        await writeFile(join(work, "marker.txt"), "from git\n");
+        await writeFile(join(work, "busybox"), busybox, { mode: 0o755 });
+      });
+      const repoJobDir = join(root, "repo-job");
+      await mkdir(repoJobDir, { recursive: true });
+      await writeFile(
+        join(repoJobDir, "wandb-job.json"),
+        JSON.stringify({ source_type: "repo", source: { git: { remote: server.url("busybox-app.git"), commit }, entrypoint: ["sh", "main.sh"] } }),
+      );
+      const store = new LocalQueueStore(join(root, "q"));
+      const repoItem = await pushLocal(join(root, "q"), { queue: "images", job: repoJobDir, resource: "local-container" });
+      const events = await runAgentOnce(REGISTRY_PASSWORD, server.env);
+      const record = await store.get("images", repoItem.id);
+      expect(record?.state, record?.message).toBe("finished");
+      expect(events).toHaveLength(1);
+      expect(events[0]!.built).toBe(true);
+
+      // An image job: the image runs as it is, nothing is built.
+      const imageJobDir = join(root, "image-job");
+      await mkdir(imageJobDir, { recursive: true });
+      await writeFile(join(imageJobDir, "wandb-job.json"), JSON.stringify({ source_type: "image", source: { image: events[0]!.image, entrypoint: ["sh", "main.sh"] } }));
+      const imageItem = await pushLocal(join(root, "q"), { queue: "images", job: imageJobDir, resource: "local-container" });
+      const none = await runAgentOnce(REGISTRY_PASSWORD);
+      const imageRecord = await store.get("images", imageItem.id);
+      expect(imageRecord?.state, imageRecord?.message).toBe("finished");
+      expect(imageRecord?.image).toBe(events[0]!.image);
+      expect(none).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 });
