@@ -38,7 +38,18 @@ export class AcrRegistry extends OciRegistry {
     this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
   }
 
+  private cached: { creds: Promise<RegistryCredentials>; until: number } | null = null;
+
+  /** One exchange serves the existence check, the login and the push of a build (refresh tokens last hours). */
   async credentials(): Promise<RegistryCredentials> {
+    if (this.cached && this.cached.until > Date.now()) return this.cached.creds;
+    const creds = this.exchange();
+    this.cached = { creds, until: Date.now() + 10 * 60_000 };
+    creds.catch(() => (this.cached = null));
+    return creds;
+  }
+
+  private async exchange(): Promise<RegistryCredentials> {
     let accessToken: string;
     try {
       const token = await this.credential.getToken(ACR_SCOPE);

@@ -145,6 +145,9 @@ describe("ACR credentials (Entra token exchanged for a refresh token)", () => {
     expect([form.get("grant_type"), form.get("service"), form.get("access_token")]).toEqual(["access_token", "myreg.azurecr.io", "entra-access-token"]);
     expect(await reg.exists("abc12345")).toBe(true);
     expect(await reg.exists("00000000")).toBe(false);
+    // One exchange for all of that: the refresh token is reused.
+    expect(registry.exchanges).toHaveLength(1);
+    expect(scopes).toHaveLength(1);
   });
 
   it("says which role is missing when the exchange is refused", async () => {
