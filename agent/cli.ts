@@ -8,6 +8,7 @@ import { errorMessage, LaunchError } from "./errors.js";
 import { registerLocalCommands } from "./commands/local.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerConfigCommands } from "./commands/config-validate.js";
+import { registerDoctorCommand } from "./commands/doctor.js";
 
 interface AgentFlags {
   queue?: string[];
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
   registerLocalCommands(program);
   registerDemoCommand(program);
   registerConfigCommands(program);
+  registerDoctorCommand(program);
   return program;
 }
 
