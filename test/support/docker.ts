@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -113,9 +113,4 @@ export async function pushBusyboxImage(repository: string, tag: string, dockerCo
   await docker(["build", "-q", "-t", ref, "-f", join(dir, "Dockerfile.wandb"), dir]);
   await docker(["push", ref], { dockerConfig });
   return ref;
-}
-
-export async function ensureDir(p: string): Promise<string> {
-  await mkdir(p, { recursive: true });
-  return p;
 }
