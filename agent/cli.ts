@@ -9,6 +9,7 @@ import { registerLocalCommands } from "./commands/local.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerConfigCommands } from "./commands/config-validate.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerBuildPlanCommand } from "./commands/build-plan.js";
 
 interface AgentFlags {
   queue?: string[];
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerConfigCommands(program);
   registerDoctorCommand(program);
+  registerBuildPlanCommand(program);
   return program;
 }
 

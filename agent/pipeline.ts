@@ -92,7 +92,7 @@ export class ItemTask {
     const { backend, config } = this.deps;
     const resource = runSpec.resource ?? DEFAULT_RESOURCE;
     const runner = this.deps.createRunner(resource, this.deps.identity);
-    const { image, mountCode } = await this.chooseImage(runSpec, runId, job, resource);
+    const { image, mountCode, command } = await this.chooseImage(runSpec, runId, job, resource);
     if (this.interrupted) return { status: "interrupted", message: "the agent shut down before the run started" };
     const credentials = backend.runCredentials();
     const env = buildRunEnv({
@@ -106,7 +106,7 @@ export class ItemTask {
       dockerImage: job.job.source_type === "image" ? image : null,
       jobName: job.name,
     });
-    const entrypoint = runSpec.overrides?.entry_point ?? job.job.source.entrypoint ?? [];
+    const entrypoint = command ?? runSpec.overrides?.entry_point ?? job.job.source.entrypoint ?? [];
     const args = runSpec.overrides?.args ?? job.job.source.args ?? [];
     this.log.info({ runId, resource, image }, "starting run");
     const handle = await runner.run({
@@ -128,7 +128,12 @@ export class ItemTask {
   }
 
   /** Image jobs run their image; base-image jobs and local processes need none built; the rest build (§2.2, §2.8). */
-  private async chooseImage(runSpec: RunSpec, runId: string, job: ResolvedJob, resource: string): Promise<{ image: string | null; mountCode: boolean }> {
+  private async chooseImage(
+    runSpec: RunSpec,
+    runId: string,
+    job: ResolvedJob,
+    resource: string,
+  ): Promise<{ image: string | null; mountCode: boolean; command?: string[] }> {
     const source = job.job.source;
     if (job.job.source_type === "image") {
       if (!source.image) throw new LaunchError(`job ${job.name} is an image job without source.image: add the image to its wandb-job.json`);
@@ -151,7 +156,7 @@ export class ItemTask {
       warn: (message) => this.deps.backend.warn(this.item, "build", message),
     });
     this.log.info({ image: result.image, built: result.built }, result.built ? "image built and pushed" : "image exists; build skipped");
-    return { image: result.image, mountCode: false };
+    return { image: result.image, mountCode: false, command: result.command };
   }
 
   /** Wait for the run; if a user stops it, give it `stopped_run_timeout` seconds, then cancel it. */

@@ -118,7 +118,7 @@ export class DockerBuilder implements Builder {
     if (await this.imageExists(registry, image, plan.tag)) {
       log.info({ dockerfile: plan.source }, "image already exists; skipping the build");
       this.opts.onBuild?.({ image, tag: plan.tag, built: false });
-      return { image, built: false, tag: plan.tag };
+      return { image, built: false, tag: plan.tag, command: plan.command };
     }
 
     if (registry) await this.login(registry);
@@ -145,7 +145,7 @@ export class DockerBuilder implements Builder {
       }
       if (registry) await this.push(image, registry, log, request.signal);
       this.opts.onBuild?.({ image, tag: plan.tag, built: true });
-      return { image, built: true, tag: plan.tag };
+      return { image, built: true, tag: plan.tag, command: plan.command };
     } finally {
       await context.cleanup();
     }

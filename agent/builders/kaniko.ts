@@ -133,7 +133,7 @@ export class KanikoBuilder implements Builder {
     if (authSecret) log.info(`Skipping check for existing image ${image} due to custom dockerconfig.`);
     else if (await registry.exists(plan.tag)) {
       log.info({ dockerfile: plan.source }, "image already exists; skipping the build");
-      return { image, built: false, tag: plan.tag };
+      return { image, built: false, tag: plan.tag, command: plan.command };
     }
 
     const kube = this.opts.kube ?? loadKubeClients();
@@ -192,7 +192,7 @@ export class KanikoBuilder implements Builder {
         await request.warn(`Some packages were not successfully installed during the build: ${buildLog.failedPackages.join("; ")}`);
       }
       log.info({ job: jobName }, "kaniko build finished");
-      return { image, built: true, tag: plan.tag };
+      return { image, built: true, tag: plan.tag, command: plan.command };
     } finally {
       for (const [what, undo] of cleanups.reverse()) {
         try {

@@ -22,6 +22,8 @@ export interface BuildResult {
   /** false when the tag already existed in the registry and the build was skipped. */
   built: boolean;
   tag: string;
+  /** The command to start in the image when it differs from the job's (a `Dockerfile.wandb` beside an entry file in a subdirectory moves that file to the image's working directory, §2.3). */
+  command?: string[];
 }
 
 export interface Builder {

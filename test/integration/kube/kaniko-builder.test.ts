@@ -174,7 +174,7 @@ describe("KanikoBuilder", () => {
     const registry = stubRegistry("anonymous", "registry.example.com", [tag]);
     const b = builder(registry);
     const result = await b.build(request());
-    expect(result).toEqual({ image: `registry.example.com/launch/job:${tag}`, built: false, tag });
+    expect(result).toEqual({ image: `registry.example.com/launch/job:${tag}`, built: false, tag, command: ["python", "main.py"] });
     expect(fake.requests.length).toBe(before);
     expect(b.builds).toBe(0);
   });
