@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { ItemTask, type ItemDeps } from "../../agent/pipeline.js";
+import type { QueueBackend, QueueItem, ResolvedJob, RunOutcome } from "../../agent/backend/types.js";
+import type { Builder, BuildRequest } from "../../agent/builders/types.js";
+import type { LaunchRequest, Runner } from "../../agent/runners/types.js";
+import { silentLogger } from "../../agent/log.js";
+import type { JobFile } from "../../agent/jobs/job-file.js";
+
+/** A backend that records every call, so the order and content of reports can be asserted. */
+function recordingBackend(job: JobFile) {
+  const calls: [string, ...unknown[]][] = [];
+  const backend: QueueBackend = {
+    kind: "local",
+    start: async () => ({ id: "a", name: "agent-a", entity: "ent" }),
+    heartbeat: async () => ({ stopPolling: false }),
+    pop: async () => null,
+    ack: async (_i, runId) => void calls.push(["ack", runId]),
+    resolveJob: async (): Promise<ResolvedJob> => ({ name: "job", job, codeDir: "/nonexistent", sourceString: "s", files: {}, cleanup: async () => void calls.push(["cleanup"]) }),
+    markRunning: async (_i, d) => void calls.push(["markRunning", d.image]),
+    isStopRequested: async () => false,
+    complete: async (_i, _s, _r, outcome: RunOutcome) => void calls.push(["complete", outcome.status]),
+    fail: async (_i, stage, message) => void calls.push(["fail", stage, message]),
+    warn: async (_i, stage, message) => void calls.push(["warn", stage, message]),
+    runCredentials: () => ({ baseUrl: "https://api.example.com", apiKey: "k".repeat(40) }),
+    shutdown: async () => {},
+  };
+  return { backend, calls };
+}
+
+function deps(backend: QueueBackend, builder: Builder, runner: Runner): ItemDeps {
+  return {
+    backend,
+    config: { queues: ["q"], max_jobs: 1, max_schedulers: 1, verbosity: 0 },
+    identity: { id: "a", name: "agent-a", entity: "ent" },
+    logger: silentLogger,
+    selectBuilder: async () => builder,
+    createRunner: () => runner,
+    prepareJobSource: async (j) => j,
+  };
+}
+
+function capturingRunner(seen: LaunchRequest[]): Runner {
+  return {
+    resource: "local-container",
+    run: async (req) => {
+      seen.push(req);
+      return { id: "1", wait: async () => ({ status: "finished", exitCode: 0 }), cancel: async () => {} };
+    },
+  };
+}
+
+const item: QueueItem = { id: "item-1", queue: "q", runSpec: { job: "x", resource: "local-container", overrides: { args: ["--lr", "1"] } } };
+
+describe("ItemTask", () => {
+  it("builds code jobs and runs the command the build reports, with the job's arguments", async () => {
+    const { backend, calls } = recordingBackend({ source_type: "artifact", source: { entrypoint: ["python", "sub/train.py"] } });
+    const requests: BuildRequest[] = [];
+    const builder: Builder = { type: "docker", build: async (r) => (requests.push(r), { image: "reg/x:abcd1234", built: true, tag: "abcd1234", command: ["python", "train.py"] }) };
+    const seen: LaunchRequest[] = [];
+    const result = await new ItemTask(item, deps(backend, builder, capturingRunner(seen))).done;
+    expect(result.outcome?.status).toBe("finished");
+    expect(requests).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ image: "reg/x:abcd1234", entrypoint: ["python", "train.py"], args: ["--lr", "1"], mountCode: false });
+    expect(seen[0]!.env.WANDB_API_KEY).toBe("k".repeat(40));
+    expect(calls.map((c) => c[0])).toEqual(["ack", "markRunning", "complete", "cleanup"]);
+  });
+
+  it("never builds image jobs", async () => {
+    const { backend } = recordingBackend({ source_type: "image", source: { image: "repo/img:1", entrypoint: ["run"] } });
+    const builder: Builder = { type: "docker", build: async () => { throw new Error("must not build"); } };
+    const seen: LaunchRequest[] = [];
+    await new ItemTask(item, deps(backend, builder, capturingRunner(seen))).done;
+    expect(seen[0]).toMatchObject({ image: "repo/img:1", mountCode: false });
+    expect(seen[0]!.env.WANDB_DOCKER).toBe("repo/img:1");
+  });
+
+  it("with the noop builder, runs code jobs on the queue's base image with the code mounted, and warns", async () => {
+    const { backend, calls } = recordingBackend({ source_type: "repo", source: { entrypoint: ["python", "t.py"] } });
+    const noop: Builder = { type: "noop", build: async () => { throw new Error("noop"); } };
+    const seen: LaunchRequest[] = [];
+    const spec = { ...item, runSpec: { job: "x", resource: "local-container", resource_args: { "local-container": { builder: { base_image: "my/base:3" } } } } };
+    await new ItemTask(spec, deps(backend, noop, capturingRunner(seen))).done;
+    expect(seen[0]).toMatchObject({ image: "my/base:3", mountCode: true });
+    expect(calls).toContainEqual(["warn", "build", "No builder configured. Using base image: my/base:3"]);
+  });
+
+  it("a build failure fails the item at stage build, and the job's files are still removed", async () => {
+    const { backend, calls } = recordingBackend({ source_type: "artifact", source: { entrypoint: ["python", "t.py"] } });
+    const { LaunchError } = await import("../../agent/errors.js");
+    const builder: Builder = { type: "docker", build: async () => { throw new LaunchError("registry said no", "build"); } };
+    const result = await new ItemTask(item, deps(backend, builder, capturingRunner([]))).done;
+    expect(result.error).toBe("registry said no");
+    expect(calls).toEqual([["ack", expect.any(String)], ["fail", "build", "registry said no"], ["cleanup"]]);
+  });
+});
