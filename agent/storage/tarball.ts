@@ -2,7 +2,8 @@
 // memory stays constant whatever the context's size.
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { create } from "tar";
+import { createGzip } from "node:zlib";
+import { packDirectory } from "../jobs/context-tar.js";
 import { LaunchError } from "../errors.js";
 
 /** Checks `dir` is a readable directory before anything is sent to a store. */
@@ -23,12 +24,15 @@ export interface ContextTarball {
 }
 
 /**
- * A gzip'd tar of `dir` with its root as `.` (what kaniko's `--context` expects). `portable` drops
- * owner names and ids; `strict` turns an unreadable file into an error rather than a context that
- * silently lacks it. Read errors surface as LaunchError (stage "build") naming the directory.
+ * A gzip'd tar of `dir` with its root as `.` (what kaniko's `--context` expects), from the same
+ * packer the benchmark measures (agent/jobs/context-tar.ts): owner names and ids are dropped, and an
+ * unreadable file is an error rather than a context that silently lacks it. Read errors surface as
+ * LaunchError (stage "build") naming the directory.
  */
 export function contextTarball(dir: string): ContextTarball {
-  const pack = create({ gzip: true, cwd: dir, portable: true, strict: true }, ["."]);
+  const tar = packDirectory(dir);
+  const pack = tar.pipe(createGzip());
+  tar.once("error", (err) => pack.destroy(err));
   let total = 0;
   async function* chunks(): AsyncGenerator<Buffer> {
     try {
