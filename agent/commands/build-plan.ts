@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
-import { cp, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import type { Command } from "commander";
 import type { ResolvedJob } from "../backend/types.js";
 import type { BuilderType } from "../builders/types.js";
@@ -9,7 +8,7 @@ import { succeeds } from "../builders/docker-cli.js";
 import { loadAgentConfig, type AgentConfig } from "../config/index.js";
 import { LaunchError } from "../errors.js";
 import { localSourceString } from "../jobs/digest.js";
-import { JOB_FILE_NAME, JobFileSchema } from "../jobs/job-file.js";
+import { readJobDirectory } from "../jobs/job-dir.js";
 import { buildPlan, destinationOf, type BuildPlan } from "../jobs/plan.js";
 import { RunSpecSchema, type RunSpec } from "../jobs/run-spec.js";
 import { prepareJobSource } from "../jobs/sources.js";
@@ -32,37 +31,19 @@ export interface BuildPlanFlags {
 
 /** A local job directory as the local backend lays it out, read in place (no copy: nothing is built). */
 export async function readLocalJob(dir: string): Promise<{ job: ResolvedJob; cleanup: () => Promise<void> }> {
-  const jobDir = resolve(dir);
-  if (!(await stat(jobDir).catch(() => null))?.isDirectory()) {
-    throw new LaunchError(`--job ${dir}: not a directory; give a job directory holding ${JOB_FILE_NAME}`);
-  }
-  const path = join(jobDir, JOB_FILE_NAME);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, "utf8"));
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `is not valid JSON (${(err as Error).message})`;
-    throw new LaunchError(`${path} ${why}; a job directory needs a ${JOB_FILE_NAME} with source_type and source`);
-  }
-  const parsed = JobFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new LaunchError(`${path} is not a valid job file: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(file)"}: ${i.message}`).join("; ")}`);
-  }
-  const files: ResolvedJob["files"] = {};
-  if (existsSync(join(jobDir, "requirements.frozen.txt"))) files.requirementsFrozen = join(jobDir, "requirements.frozen.txt");
-  if (existsSync(join(jobDir, "diff.patch"))) files.diffPatch = join(jobDir, "diff.patch");
+  const { dir: jobDir, job: jobFile, files } = await readJobDirectory(dir, "--job");
   let codeDir = jobDir;
   let cleanup = async () => {};
-  if (parsed.data.source_type === "repo" || parsed.data.source.notebook) {
+  if (jobFile.source_type === "repo" || jobFile.source.notebook) {
     // Repo jobs are checked out, and notebooks converted, in a scratch directory: never in the user's.
     const work = await mkdtemp(join(tmpdir(), "build-plan-"));
-    if (parsed.data.source_type !== "repo") await cp(jobDir, work, { recursive: true, verbatimSymlinks: true });
+    if (jobFile.source_type !== "repo") await cp(jobDir, work, { recursive: true, verbatimSymlinks: true });
     codeDir = work;
     cleanup = () => rm(work, { recursive: true, force: true });
   }
   const job: ResolvedJob = {
     name: basename(jobDir),
-    job: parsed.data,
+    job: jobFile,
     codeDir,
     sourceString: await localSourceString(jobDir),
     files,

@@ -1,15 +1,14 @@
-import { cp, mkdir, mkdtemp, rm, readFile, stat } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import { LaunchError, type FailureStage } from "../../errors.js";
-import { JOB_FILE_NAME, JobFileSchema } from "../../jobs/job-file.js";
 import type { RunSpec } from "../../jobs/run-spec.js";
 import type { Logger } from "../../log.js";
 import type { AgentIdentity, QueueBackend, QueueItem, ResolvedJob, RunCredentials, RunOutcome } from "../types.js";
 import { LocalQueueStore, type ItemState } from "./store.js";
-import { formatZodIssues } from "../../jobs/zod-format.js";
 import { localSourceString } from "../../jobs/digest.js";
+import { readJobDirectory } from "../../jobs/job-dir.js";
 
 export { LocalQueueStore, resolveLocalRoot } from "./store.js";
 
@@ -71,24 +70,7 @@ export class LocalBackend implements QueueBackend {
     if (!runSpec.job) {
       throw new LaunchError("runSpec.job is missing: a local queue item must name a job directory (launch-agent local push --job DIR)");
     }
-    const jobDir = resolve(runSpec.job);
-    const info = await stat(jobDir).catch(() => null);
-    if (!info?.isDirectory()) {
-      throw new LaunchError(`job directory ${jobDir} (runSpec.job) does not exist or is not a directory; push the item again with --job pointing at a directory holding ${JOB_FILE_NAME}`);
-    }
-    const jobFilePath = join(jobDir, JOB_FILE_NAME);
-    let rawJob: unknown;
-    try {
-      rawJob = JSON.parse(await readFile(jobFilePath, "utf8"));
-    } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `is not valid JSON (${(err as Error).message})`;
-      throw new LaunchError(`${jobFilePath} ${why}; a job directory needs a ${JOB_FILE_NAME} with source_type, source and runtime`);
-    }
-    const parsed = JobFileSchema.safeParse(rawJob);
-    if (!parsed.success) {
-      throw new LaunchError(`${jobFilePath} is not a valid job file: ${formatZodIssues(parsed.error)}`);
-    }
-    const job = parsed.data;
+    const { dir: jobDir, job, files } = await readJobDirectory(runSpec.job, "runSpec.job");
     // Runs work on a copy, as on a fresh download of a code artifact: they must not write into the
     // user's job directory, and an edit there during a run must not change what runs.
     const workDir = await mkdtemp(join(tmpdir(), "launch-job-"));
@@ -98,9 +80,6 @@ export class LocalBackend implements QueueBackend {
     } else {
       await mkdir(codeDir); // repo jobs are checked out here; image jobs need no code
     }
-    const files: ResolvedJob["files"] = {};
-    if (existsSync(join(jobDir, "requirements.frozen.txt"))) files.requirementsFrozen = join(jobDir, "requirements.frozen.txt");
-    if (existsSync(join(jobDir, "diff.patch"))) files.diffPatch = join(jobDir, "diff.patch");
     const sourceString = await (this.opts.sourceString ?? localSourceString)(jobDir);
     return {
       name: basename(jobDir),
