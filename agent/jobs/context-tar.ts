@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { Header, Pax } from "tar";
-import { IGNORED_NAMES } from "./digest.js";
+import { IGNORED_NAMES, SORTED_NAMES_JS } from "./digest.js";
 
 /**
  * A tar stream of a build context, for uploads (kaniko) where node-tar's own directory packer is the
@@ -64,16 +64,9 @@ function file(p, rel, st) {
   }
   if (total !== st.size) throw new Error(rel + " changed while the build context was being packed");
 }
+${SORTED_NAMES_JS}
 function walk(abs, rel) {
-  const names = [];
-  const d = fs.opendirSync(abs);
-  try {
-    for (let e; (e = d.readSync()) !== null; ) if (!ignored.has(e.name)) names.push(e.name);
-  } finally {
-    d.closeSync();
-  }
-  names.sort();
-  for (const name of names) {
+  for (const name of sortedNames(abs)) {
     const p = path.join(abs, name);
     const r = rel ? rel + "/" + name : name;
     const st = fs.lstatSync(p);

@@ -20,6 +20,22 @@ import { Worker } from "node:worker_threads";
 /** Files the official agent leaves out of build contexts (a git fsmonitor socket). */
 export const IGNORED_NAMES = new Set(["fsmonitor--daemon.ipc"]);
 
+/**
+ * The walk order both the digest and the tar packer use (worker-side JavaScript): a directory's
+ * names, less IGNORED_NAMES, sorted as strings. Expects `fs` and a Set `ignored` in scope.
+ */
+export const SORTED_NAMES_JS = `
+function sortedNames(abs) {
+  const names = [];
+  const d = fs.opendirSync(abs);
+  try {
+    for (let e; (e = d.readSync()) !== null; ) if (!ignored.has(e.name)) names.push(e.name);
+  } finally {
+    d.closeSync();
+  }
+  return names.sort();
+}`;
+
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
@@ -42,16 +58,9 @@ function fileHash(p) {
   }
   return h.digest("hex");
 }
+${SORTED_NAMES_JS}
 function walk(abs, rel) {
-  const names = [];
-  const d = fs.opendirSync(abs);
-  try {
-    for (let e; (e = d.readSync()) !== null; ) if (!ignored.has(e.name)) names.push(e.name);
-  } finally {
-    d.closeSync();
-  }
-  names.sort();
-  for (const name of names) {
+  for (const name of sortedNames(abs)) {
     const p = path.join(abs, name);
     const r = rel ? rel + "/" + name : name;
     const st = fs.lstatSync(p);
