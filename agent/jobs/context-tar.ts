@@ -15,7 +15,7 @@ import { IGNORED_NAMES, SORTED_NAMES_JS } from "./digest.js";
  * are left out (like node-tar's `portable`), modes and mtimes are kept.
  */
 
-const MAX_IN_FLIGHT = 4 << 20;
+const MAX_IN_FLIGHT = 2 << 20;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
