@@ -3,6 +3,7 @@ import { loadAgentConfig, assertQueuesConfigured, type CliOverrides } from "./co
 import { createLogger } from "./log.js";
 import { LocalBackend, resolveLocalRoot } from "./backend/local/index.js";
 import type { QueueBackend } from "./backend/types.js";
+import { createWandbBackend } from "./backend/wandb/index.js";
 import { composeAgent, runUntilStopped } from "./main.js";
 import { errorMessage, LaunchError } from "./errors.js";
 import { registerLocalCommands } from "./commands/local.js";
@@ -42,9 +43,7 @@ async function runAgentCommand(flags: AgentFlags): Promise<number> {
     logger.info({ root }, "using the embedded local queue");
     backend = new LocalBackend({ root, logger });
   } else {
-    throw new LaunchError(
-      "talking to W&B is not available in this build of the agent yet; run with --local to use the embedded queue (launch-agent --local -q <queue>)",
-    );
+    backend = createWandbBackend({ config, env: process.env, logger });
   }
   const agent = composeAgent({ config, backend, logger, overrides: { exitWhenIdle: flags.exitWhenIdle } });
   return runUntilStopped(agent, logger);
