@@ -8,6 +8,7 @@ import { NOOP_DEFAULT_BASE_IMAGE } from "./builders/noop.js";
 import type { RunHandle, Runner } from "./runners/types.js";
 import { DEFAULT_RESOURCE, RunSpecSchema, type RunSpec } from "./jobs/run-spec.js";
 import { buildRunEnv } from "./jobs/run-env.js";
+import { fillMacros } from "./jobs/macros.js";
 import { formatZodIssues } from "./jobs/zod-format.js";
 
 /** What the agent gives each queue item's task. Every network effect is behind one of these. */
@@ -88,12 +89,14 @@ export class ItemTask {
     }
   }
 
-  private async launch(runSpec: RunSpec, runId: string, job: ResolvedJob): Promise<RunOutcome> {
+  private async launch(spec: RunSpec, runId: string, job: ResolvedJob): Promise<RunOutcome> {
+    let runSpec = spec;
     const { backend, config } = this.deps;
     const resource = runSpec.resource ?? DEFAULT_RESOURCE;
     const runner = this.deps.createRunner(resource, this.deps.identity);
     const { image, mountCode, command } = await this.chooseImage(runSpec, runId, job, resource);
     if (this.interrupted) return { status: "interrupted", message: "the agent shut down before the run started" };
+    runSpec = withMacrosFilled(runSpec, resource, runId, image);
     const credentials = backend.runCredentials();
     const env = buildRunEnv({
       runSpec,
@@ -206,6 +209,25 @@ export class ItemTask {
     }
     return { item: this.item, runId, error: message };
   }
+}
+
+/** Names of agent environment variables that are never substituted into resource args: a queue user must not be able to copy the agent's credentials into a job. */
+const SECRET_ENV_NAME = /KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL/i;
+
+/** The run spec with `${macro}`s in `resource_args.<resource>` filled (reference §7.9). */
+function withMacrosFilled(runSpec: RunSpec, resource: string, runId: string, image: string | null): RunSpec {
+  const args = runSpec.resource_args?.[resource];
+  if (args === undefined) return runSpec;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRET_ENV_NAME.test(name)));
+  const values = {
+    project_name: runSpec.project?.toLowerCase() ?? null,
+    entity_name: runSpec.entity ?? null,
+    run_id: runId,
+    run_name: runSpec.name ?? null,
+    image_uri: image,
+    author: runSpec.author ?? null,
+  };
+  return { ...runSpec, resource_args: { ...runSpec.resource_args, [resource]: fillMacros(args, values, env) } };
 }
 
 /** `resource_args.<resource>.builder.base_image` (or the accelerator/cuda spelling) from the queue. */

@@ -92,4 +92,28 @@ describe("ItemTask", () => {
     expect(result.error).toBe("registry said no");
     expect(calls).toEqual([["ack", expect.any(String)], ["fail", "build", "registry said no"], ["cleanup"]]);
   });
+
+  it("fills ${macros} in the resource's args, but never with the agent's secrets", async () => {
+    const { backend } = recordingBackend({ source_type: "image", source: { image: "repo/img:1", entrypoint: ["run"] } });
+    const seen: LaunchRequest[] = [];
+    process.env.LAUNCH_TEST_ZONE = "zone-a";
+    process.env.LAUNCH_TEST_API_KEY = "do-not-leak";
+    const spec = {
+      ...item,
+      runSpec: {
+        job: "x",
+        resource: "local-container",
+        project: "MyProj",
+        resource_args: { "local-container": { name: "${project_name}-${run_id}", env: ["IMG=${image_uri}", "Z=${LAUNCH_TEST_ZONE}", "K=${LAUNCH_TEST_API_KEY}", "U=${unknown_macro}"] } },
+      },
+    };
+    const builder: Builder = { type: "docker", build: async () => { throw new Error("must not build"); } };
+    const result = await new ItemTask(spec, deps(backend, builder, capturingRunner(seen))).done;
+    delete process.env.LAUNCH_TEST_ZONE;
+    delete process.env.LAUNCH_TEST_API_KEY;
+    expect(seen[0]!.runSpec.resource_args?.["local-container"]).toEqual({
+      name: `myproj-${result.runId}`,
+      env: ["IMG=repo/img:1", "Z=zone-a", "K=${LAUNCH_TEST_API_KEY}", "U=${unknown_macro}"],
+    });
+  });
 });
