@@ -126,6 +126,8 @@ class WandbBackend implements QueueBackend {
     if (queues.length === 0) {
       throw new LaunchError("To launch an agent please specify a queue or a list of queues in the configuration file or cli.");
     }
+    // Said up front: an unreachable host is retried for minutes (reference §7.1) before start fails.
+    this.#log.info({ baseUrl: api.baseUrl }, "connecting to W&B");
     const viewer = (await api.request(ops.Viewer, {})).viewer;
     if (!viewer?.entity) {
       throw new LaunchError(
