@@ -118,7 +118,7 @@ describe("DockerBuilder with the real engine and registry", () => {
     const builder = new DockerBuilder({ config: config(repository), logger, dockerConfigDir: dockerConfig, registryOptions: { credentials: creds }, onBuild: (e) => events.push(e) });
     const job = await resolvedJob(jobDir);
     const result = await builder.build(request(job, logger));
-    expect(result).toEqual({ image: firstImage, built: false, tag: firstTag });
+    expect(result).toEqual({ image: firstImage, built: false, tag: firstTag, command: ["sh", "main.sh"] });
     expect(builder.builds).toBe(0);
     expect(events).toEqual([{ image: firstImage, tag: firstTag, built: false }]);
 
