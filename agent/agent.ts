@@ -1,7 +1,7 @@
 import type { AgentConfig } from "./config/index.js";
 import { errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
-import type { AgentIdentity, QueueBackend } from "./backend/types.js";
+import type { AgentIdentity } from "./backend/types.js";
 import { ItemTask, sleep, type ItemDeps, type ItemResult } from "./pipeline.js";
 
 export interface AgentOptions extends Omit<ItemDeps, "identity"> {

@@ -471,7 +471,7 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     send(res, 200, { data: result.data, ...(result.errors?.length ? { errors: result.errors.map((e) => e.toJSON()) } : {}) });
   };
 
-  const handleStorage = (req: IncomingMessage, res: ServerResponse, path: string, sig: string | null) => {
+  const handleStorage = (res: ServerResponse, path: string, sig: string | null) => {
     if (sig !== sign(path)) return send(res, 403, "<Error><Code>SignatureDoesNotMatch</Code></Error>");
     const manifest = /^\/storage\/manifests\/([^/]+)$/.exec(path);
     if (manifest) {
@@ -499,7 +499,7 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     if (req.method === "POST" && u.pathname === "/graphql") {
       handleGraphql(req, res).catch((err: unknown) => send(res, 500, { errors: [{ message: `fake crashed: ${(err as Error).message}` }] }));
     } else if (req.method === "GET" && u.pathname.startsWith("/storage/")) {
-      handleStorage(req, res, u.pathname, u.searchParams.get("sig"));
+      handleStorage(res, u.pathname, u.searchParams.get("sig"));
     } else {
       send(res, 404, { errors: [{ message: `no route ${req.method} ${u.pathname}` }] });
     }
