@@ -319,8 +319,12 @@ class WandbBackend implements QueueBackend {
         await this.#requeue(item, runSpec, runId);
         return;
       case "stopped":
+        return; // the user stopped it: W&B already knows
       case "interrupted":
-        return; // W&B already knows: the user stopped it, or the agent is going away
+        // The agent is shutting down and cancelled the run (or never started it). Say so on the item rather
+        // than leave it claimed by an agent that is gone (the official agent leaves it).
+        await this.fail(item, "agent", outcome.message ?? "the launch agent shut down and cancelled this run; push it again to rerun it");
+        return;
     }
   }
 

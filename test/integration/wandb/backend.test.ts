@@ -246,6 +246,11 @@ describe("completion (reference §7.4, §7.5)", () => {
     expect(fake.calls.length).toBe(before);
   });
 
+  it("interrupted by agent shutdown: failed at stage agent, so the item is not left claimed", async () => {
+    await b.complete(item, rs(), "r1", { status: "interrupted", message: "run interrupted by the agent" });
+    expect(fake.item(item.id)!.failure).toMatchObject({ stage: "agent", message: "run interrupted by the agent" });
+  });
+
   it("preempted: requeued on the same queue with the run id kept, _resume_count+1 and no sweep_id", async () => {
     await b.complete(item, rs(), "r1", { status: "preempted" });
     const pushed = fake.state.items.at(-1)!;
