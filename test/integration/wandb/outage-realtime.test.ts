@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { DEFAULT_WANDB_TIMINGS } from "../../../agent/backend/wandb/index.js";
+import { silentLogger } from "../../../agent/log.js";
+import { composeAgent } from "../../../agent/main.js";
+import type { ItemResult } from "../../../agent/pipeline.js";
+import { startFakeWandb, type FakeWandb } from "../../fakes/wandb-server.js";
+import { addArtifactJob, agentConfig, backendFor, type BackendFixture } from "../../fakes/wandb/helpers.js";
+
+/**
+ * Issue 4's outage, in real time and with the production timings (20 s attempt timeout, W&B's
+ * back-off, the loop's 10 s poll and 60 s back-off cap): two minutes of 500s and hanging requests
+ * while a job runs. The official agent dies when its per-tick query fails; ours must keep the job,
+ * report it once W&B answers again, and go on polling.
+ */
+const JOB_SCRIPT = `
+const env = process.env;
+const auth = "Basic " + Buffer.from("api:" + env.WANDB_API_KEY).toString("base64");
+const res = await fetch(env.WANDB_BASE_URL + "/graphql", {
+  method: "POST",
+  headers: { authorization: auth, "content-type": "application/json" },
+  body: JSON.stringify({
+    operationName: "UpsertBucket",
+    query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, project: $project, entityName: $entity }) { bucket { id name } inserted } }",
+    variables: { name: env.WANDB_RUN_ID, project: env.WANDB_PROJECT, entity: env.WANDB_ENTITY },
+  }),
+});
+if (!res.ok) { console.error("upsert failed", res.status); process.exit(9); }
+const cfg = JSON.parse(env.WANDB_CONFIG ?? "{}");
+console.log("run", env.WANDB_RUN_ID, "queue", env.WANDB_LAUNCH_QUEUE_NAME);
+if (cfg.sleep_ms) await new Promise((r) => setTimeout(r, cfg.sleep_ms));
+process.exit(cfg.exit_code ?? 0);
+`;
+
+const OUTAGE_MS = 120_000;
+let fake: FakeWandb;
+let fx: BackendFixture;
+
+beforeAll(async () => {
+  fake = await startFakeWandb();
+  addArtifactJob(fake, { files: { "job.mjs": JOB_SCRIPT }, entrypoint: [process.execPath, "job.mjs"] });
+});
+afterAll(async () => {
+  await fake.close();
+  await fx?.cleanup();
+});
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const spec = (config: Record<string, unknown> = {}) => ({
+  job: "fake-entity/proj/job-demo:latest",
+  entity: "fake-entity",
+  project: "proj",
+  resource: "local-process",
+  overrides: { run_config: config },
+});
+
+it("keeps a job running through two minutes of 500s and hangs, reports it, and resumes polling", { timeout: 420_000 }, async () => {
+  fake.addQueue("q1");
+  // Runs into the outage and ends in the middle of it.
+  const during = fake.push("q1", spec({ sleep_ms: 60_000 }));
+  fx = await backendFor(fake, { timings: DEFAULT_WANDB_TIMINGS });
+  const done: ItemResult[] = [];
+  const config = agentConfig({ queues: ["q1"], max_jobs: 2 });
+  const agent = composeAgent({ config, backend: fx.backend, logger: silentLogger, overrides: { onItemDone: (r) => done.push(r) } });
+  let exited = false;
+  const exit = agent.run().finally(() => (exited = true));
+  await until(() => fake.state.runs.length === 1, 60_000, "the first run to start");
+
+  const outageStart = fake.calls.length;
+  const started = Date.now();
+  while (Date.now() - started < OUTAGE_MS) {
+    fake.setOutage({ kind: "status", status: 500 });
+    await new Promise((r) => setTimeout(r, 20_000));
+    fake.setOutage({ kind: "hang" });
+    await new Promise((r) => setTimeout(r, 20_000));
+  }
+  fake.setOutage(null);
+  const calls = fake.calls.slice(outageStart);
+  expect(calls.some((c) => c.status === 500)).toBe(true);
+  expect(calls.some((c) => c.status === 0)).toBe(true);
+  expect(exited).toBe(false);
+  // The job was not touched by the outage: it ran to its end.
+  expect(done).toEqual([]);
+
+  const after = fake.push("q1", spec());
+  await until(() => done.length === 2, 180_000, "the first item's report and the new item");
+  expect(done.map((r) => r.outcome?.status)).toEqual(["finished", "finished"]);
+  expect(fake.item(during.id)!.failure).toBeUndefined();
+  expect(fake.item(after.id)!.state).toBe("CLAIMED");
+  expect(fake.state.runs).toHaveLength(2);
+  agent.stop("test over");
+  expect(await exit).toBe(0);
+  expect(fake.state.agents[0]!.status).toBe("KILLED");
+});
