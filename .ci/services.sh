@@ -36,7 +36,7 @@ wait_for() { # wait_for <seconds> <description> <command...>
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
-[ -x /bin/busybox ] && /bin/busybox --help 2>&1 | head -1 | grep -qi busybox || missing+=(busybox-static)
+[ -x /bin/busybox ] || missing+=(busybox-static) # that it is the static build is checked below
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl) # token-registry key, TLS for the test git server
 command -v curl >/dev/null 2>&1 || missing+=(curl)
