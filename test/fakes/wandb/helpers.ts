@@ -72,3 +72,44 @@ export function addArtifactJob(
   });
   return { jobRef: `${entity}/${project}/${jobName}:latest`, codeId: code.id, jobId: job.id };
 }
+
+/**
+ * The code of the test job. Like a real run it calls wandb.init's UpsertBucket with the env the
+ * agent gave it (so the agent's RunState check sees a run), then sleeps and exits as configured.
+ */
+export const JOB_SCRIPT = `
+const env = process.env;
+const auth = "Basic " + Buffer.from("api:" + env.WANDB_API_KEY).toString("base64");
+const res = await fetch(env.WANDB_BASE_URL + "/graphql", {
+  method: "POST",
+  headers: { authorization: auth, "content-type": "application/json" },
+  body: JSON.stringify({
+    operationName: "UpsertBucket",
+    query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, project: $project, entityName: $entity }) { bucket { id name } inserted } }",
+    variables: { name: env.WANDB_RUN_ID, project: env.WANDB_PROJECT, entity: env.WANDB_ENTITY },
+  }),
+});
+if (!res.ok) { console.error("upsert failed", res.status); process.exit(9); }
+const cfg = JSON.parse(env.WANDB_CONFIG ?? "{}");
+console.log("run", env.WANDB_RUN_ID, "queue", env.WANDB_LAUNCH_QUEUE_NAME);
+if (cfg.sleep_ms) await new Promise((r) => setTimeout(r, cfg.sleep_ms));
+process.exit(cfg.exit_code ?? 0);
+`;
+
+/** A run spec for the job added by addArtifactJob, with its run config. */
+export const jobSpec = (config: Record<string, unknown> = {}) => ({
+  job: "fake-entity/proj/job-demo:latest",
+  entity: "fake-entity",
+  project: "proj",
+  resource: "local-process",
+  overrides: { run_config: config },
+});
+
+/** Polls `cond` until it holds; `what` (or its thunk, read at timeout) names what was awaited. */
+export async function until(cond: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -5,30 +5,7 @@ import { silentLogger } from "../../../agent/log.js";
 import { composeAgent } from "../../../agent/main.js";
 import type { ItemResult } from "../../../agent/pipeline.js";
 import { startFakeWandb, type FakeWandb } from "../../fakes/wandb-server.js";
-import { addArtifactJob, agentConfig, backendFor, type BackendFixture } from "../../fakes/wandb/helpers.js";
-
-/**
- * The code of the test job. Like a real run it calls wandb.init's UpsertBucket with the env the
- * agent gave it (so the agent's RunState check sees a run), then sleeps and exits as configured.
- */
-const JOB_SCRIPT = `
-const env = process.env;
-const auth = "Basic " + Buffer.from("api:" + env.WANDB_API_KEY).toString("base64");
-const res = await fetch(env.WANDB_BASE_URL + "/graphql", {
-  method: "POST",
-  headers: { authorization: auth, "content-type": "application/json" },
-  body: JSON.stringify({
-    operationName: "UpsertBucket",
-    query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, project: $project, entityName: $entity }) { bucket { id name } inserted } }",
-    variables: { name: env.WANDB_RUN_ID, project: env.WANDB_PROJECT, entity: env.WANDB_ENTITY },
-  }),
-});
-if (!res.ok) { console.error("upsert failed", res.status); process.exit(9); }
-const cfg = JSON.parse(env.WANDB_CONFIG ?? "{}");
-console.log("run", env.WANDB_RUN_ID, "queue", env.WANDB_LAUNCH_QUEUE_NAME);
-if (cfg.sleep_ms) await new Promise((r) => setTimeout(r, cfg.sleep_ms));
-process.exit(cfg.exit_code ?? 0);
-`;
+import { JOB_SCRIPT, addArtifactJob, agentConfig, backendFor, jobSpec as spec, until, type BackendFixture } from "../../fakes/wandb/helpers.js";
 
 let fake: FakeWandb;
 let fx: BackendFixture | null = null;
@@ -43,14 +20,6 @@ afterEach(async () => {
   fx = null;
 });
 
-const spec = (config: Record<string, unknown> = {}) => ({
-  job: "fake-entity/proj/job-demo:latest",
-  entity: "fake-entity",
-  project: "proj",
-  resource: "local-process",
-  overrides: { run_config: config },
-});
-
 async function startAgent(config: Partial<AgentConfig>) {
   // Generous per-attempt timeout: the machine is shared and a timed-out ack would be retried.
   fx = await backendFor(fake, { config, timings: { attemptTimeoutMs: 1_500 } });
@@ -63,14 +32,6 @@ async function startAgent(config: Partial<AgentConfig>) {
   });
   const exit = agent.run();
   return { agent, exit, done };
-}
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("the agent loop against the fake W&B", () => {

@@ -4,7 +4,7 @@ import { silentLogger } from "../../../agent/log.js";
 import { composeAgent } from "../../../agent/main.js";
 import type { ItemResult } from "../../../agent/pipeline.js";
 import { startFakeWandb, type FakeWandb } from "../../fakes/wandb-server.js";
-import { addArtifactJob, agentConfig, backendFor, type BackendFixture } from "../../fakes/wandb/helpers.js";
+import { JOB_SCRIPT, addArtifactJob, agentConfig, backendFor, jobSpec as spec, until, type BackendFixture } from "../../fakes/wandb/helpers.js";
 
 /**
  * Issue 4's outage, in real time and with the production timings (20 s attempt timeout, W&B's
@@ -12,24 +12,6 @@ import { addArtifactJob, agentConfig, backendFor, type BackendFixture } from "..
  * while a job runs. The official agent dies when its per-tick query fails; ours must keep the job,
  * report it once W&B answers again, and go on polling.
  */
-const JOB_SCRIPT = `
-const env = process.env;
-const auth = "Basic " + Buffer.from("api:" + env.WANDB_API_KEY).toString("base64");
-const res = await fetch(env.WANDB_BASE_URL + "/graphql", {
-  method: "POST",
-  headers: { authorization: auth, "content-type": "application/json" },
-  body: JSON.stringify({
-    operationName: "UpsertBucket",
-    query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, project: $project, entityName: $entity }) { bucket { id name } inserted } }",
-    variables: { name: env.WANDB_RUN_ID, project: env.WANDB_PROJECT, entity: env.WANDB_ENTITY },
-  }),
-});
-if (!res.ok) { console.error("upsert failed", res.status); process.exit(9); }
-const cfg = JSON.parse(env.WANDB_CONFIG ?? "{}");
-console.log("run", env.WANDB_RUN_ID, "queue", env.WANDB_LAUNCH_QUEUE_NAME);
-if (cfg.sleep_ms) await new Promise((r) => setTimeout(r, cfg.sleep_ms));
-process.exit(cfg.exit_code ?? 0);
-`;
 
 const OUTAGE_MS = 120_000;
 let fake: FakeWandb;
@@ -42,22 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.close();
   await fx?.cleanup();
-});
-
-async function until(cond: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const spec = (config: Record<string, unknown> = {}) => ({
-  job: "fake-entity/proj/job-demo:latest",
-  entity: "fake-entity",
-  project: "proj",
-  resource: "local-process",
-  overrides: { run_config: config },
 });
 
 it("keeps a job running through two minutes of 500s and hangs, reports it, and resumes polling", { timeout: 600_000 }, async () => {
