@@ -8,7 +8,7 @@ import { NOOP_DEFAULT_BASE_IMAGE } from "./builders/noop.js";
 import type { RunHandle, Runner } from "./runners/types.js";
 import { DEFAULT_RESOURCE, RunSpecSchema, type RunSpec } from "./jobs/run-spec.js";
 import { buildRunEnv } from "./jobs/run-env.js";
-import { fillMacros } from "./jobs/macros.js";
+import { fillMacros, missingRunMacros } from "./jobs/macros.js";
 import { formatZodIssues } from "./jobs/zod-format.js";
 
 /** What the agent gives each queue item's task. Every network effect is behind one of these. */
@@ -109,8 +109,10 @@ export class ItemTask {
       dockerImage: job.job.source_type === "image" ? image : null,
       jobName: job.name,
     });
-    const entrypoint = command ?? runSpec.overrides?.entry_point ?? job.job.source.entrypoint ?? [];
-    const args = runSpec.overrides?.args ?? job.job.source.args ?? [];
+    // As in the official agent: an empty override is no override, and arguments come only from the
+    // run spec (a job's `source.args` are what the UI pre-fills into overrides.args, never used directly).
+    const entrypoint = command ?? nonEmpty(runSpec.overrides?.entry_point) ?? job.job.source.entrypoint ?? [];
+    const args = nonEmpty(runSpec.overrides?.args) ?? [];
     this.log.info({ runId, resource, image }, "starting run");
     const handle = await runner.run({
       runId,
@@ -227,7 +229,16 @@ function withMacrosFilled(runSpec: RunSpec, resource: string, runId: string, ima
     image_uri: image,
     author: runSpec.author ?? null,
   };
+  const missing = missingRunMacros(args, values, env);
+  if (missing.length > 0) {
+    const where = missing.map((m) => `${m.macro} at resource_args.${resource}${m.path ? `.${m.path}` : ""}`).join(", ");
+    throw new LaunchError(`the run has no value for ${where}: set it on the run (e.g. its author or name) or remove the macro from the queue's resource args`, "agent");
+  }
   return { ...runSpec, resource_args: { ...runSpec.resource_args, [resource]: fillMacros(args, values, env) } };
+}
+
+function nonEmpty<T>(list: T[] | null | undefined): T[] | undefined {
+  return list && list.length > 0 ? list : undefined;
 }
 
 /** `resource_args.<resource>.builder.base_image` (or the accelerator/cuda spelling) from the queue. */

@@ -79,6 +79,12 @@ export interface KanikoJobInput {
   azureStorageKey?: boolean;
 }
 
+/** The build pod's deadline in seconds: kaniko-config's pod-level value, else the default. Pure. */
+export function kanikoPodDeadlineSeconds(job: V1Job): number {
+  const v = job.spec?.template?.spec?.activeDeadlineSeconds;
+  return typeof v === "number" && v > 0 ? v : KANIKO_ACTIVE_DEADLINE_SECONDS;
+}
+
 /** Whether kaniko-config already mounts something at kaniko's docker config directory (then the agent adds none). */
 export function mountsDockerConfig(kanikoConfig: unknown): boolean {
   const c = isObj(kanikoConfig) ? kanikoConfig : {};
@@ -169,13 +175,15 @@ export function kanikoJob(input: KanikoJobInput): V1Job {
   pod.containers = [container];
   pod.restartPolicy ??= "Never";
   pod.serviceAccountName ??= input.serviceAccountName;
+  // On the pod, as the official agent sets it: a Job-level deadline would also count scheduling and
+  // image pulls. A deadline kaniko-config sets (on the pod or the Job) is kept as given.
+  pod.activeDeadlineSeconds ??= KANIKO_ACTIVE_DEADLINE_SECONDS;
   const acrIdentity = input.registryKind === "acr" && !input.authSecret;
   tmeta.labels = { ...(isObj(tmeta.labels) ? tmeta.labels : {}), wandb: "launch", ...(acrIdentity ? { [ACR_WORKLOAD_IDENTITY_LABEL]: "true" } : {}) };
   template.metadata = tmeta;
   template.spec = pod;
   spec.template = template;
   spec.backoffLimit ??= 0;
-  spec.activeDeadlineSeconds ??= KANIKO_ACTIVE_DEADLINE_SECONDS;
   // Name and namespace are forced: the agent follows the Job by them (a user value broke the
   // official agent's polling, reference §6.4 caveat).
   metadata.name = input.jobName;

@@ -19,7 +19,7 @@ import {
   AZURE_STORAGE_SECRET,
   DEFAULT_KANIKO_IMAGE,
   dockerConfigName,
-  KANIKO_ACTIVE_DEADLINE_SECONDS,
+  kanikoPodDeadlineSeconds,
   KANIKO_CONTAINER_NAME,
   kanikoJob,
   kanikoJobName,
@@ -43,7 +43,7 @@ export interface KanikoBuilderOptions {
   env?: NodeJS.ProcessEnv;
   /** Job status polling interval; default 5 s (§6.5). */
   pollIntervalMs?: number;
-  /** How long to wait for the build Job; default 3 × 1800 s (§6.5). */
+  /** How long to wait for the build Job; default 3 × the build pod's deadline (1800 s unless kaniko-config sets one, §6.5). */
   deadlineMs?: number;
   /** The image user of generated Dockerfiles; default the agent's OS user (§2.4). */
   user?: string;
@@ -180,7 +180,9 @@ export class KanikoBuilder implements Builder {
         () => kube.batch.deleteNamespacedJob({ name: jobName, namespace, propagationPolicy: "Background" }),
       ]);
       log.info({ job: jobName, namespace }, "kaniko build job created");
-      const end = await this.waitForJob(kube, namespace, jobName, request.signal, (message) => request.warn(message));
+      // Like the official agent, wait three times the pod's deadline: scheduling and pulls come on top.
+      const budgetMs = this.opts.deadlineMs ?? 3 * kanikoPodDeadlineSeconds(manifest) * 1000;
+      const end = await this.waitForJob(kube, namespace, jobName, budgetMs, request.signal, (message) => request.warn(message));
       const buildLog = await this.readLog(kube, namespace, jobName);
       if (!end.ok) {
         const tail = buildLog.tail.length > 0 ? `\nLast lines of the build log:\n${buildLog.tail.join("\n")}` : `\n(${buildLog.error ?? "the build log is empty"})`;
@@ -284,10 +286,16 @@ export class KanikoBuilder implements Builder {
   }
 
   /** Poll the Job's status until it succeeds, fails, or the deadline passes (§6.5). */
-  private async waitForJob(kube: KubeClients, namespace: string, name: string, signal: AbortSignal | undefined, warn: (message: string) => Promise<void>): Promise<JobEnd> {
+  private async waitForJob(
+    kube: KubeClients,
+    namespace: string,
+    name: string,
+    budget: number,
+    signal: AbortSignal | undefined,
+    warn: (message: string) => Promise<void>,
+  ): Promise<JobEnd> {
     const every = this.opts.pollIntervalMs ?? 5000;
     let warned = false;
-    const budget = this.opts.deadlineMs ?? 3 * KANIKO_ACTIVE_DEADLINE_SECONDS * 1000;
     const deadline = Date.now() + budget;
     for (;;) {
       if (signal?.aborted) throw new LaunchError(`the kaniko build ${namespace}/${name} was cancelled`, "build");

@@ -43,3 +43,27 @@ export function fillMacros<T>(value: T, values: MacroValues, env: NodeJS.Process
   };
   return walk(value) as T;
 }
+
+/** The run macros of reference §7.9 (anything else is an environment variable or plain text). */
+export const RUN_MACROS: readonly (keyof MacroValues)[] = ["project_name", "entity_name", "run_id", "run_name", "image_uri", "author"];
+
+/**
+ * Where a run macro has no value (e.g. `${author}` on a run without author): `{ macro, path }` per
+ * occurrence, paths like `metadata.labels.owner`. Filling would leave `${author}` in the object (an
+ * invalid label or name the API server rejects); the official agent writes `None` instead.
+ */
+export function missingRunMacros(value: unknown, values: MacroValues, env: NodeJS.ProcessEnv): { macro: string; path: string }[] {
+  const table = macroTable(values, env);
+  const out: { macro: string; path: string }[] = [];
+  const walk = (v: unknown, path: string): void => {
+    if (typeof v === "string") {
+      for (const m of v.matchAll(MACRO)) {
+        const name = m[1] as keyof MacroValues;
+        if (RUN_MACROS.includes(name) && !table.has(name)) out.push({ macro: m[0], path });
+      }
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, path ? `${path}.${k}` : k);
+  };
+  walk(value, "");
+  return out;
+}

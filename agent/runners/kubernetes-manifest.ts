@@ -72,10 +72,10 @@ export interface RunJobInput {
   /** Image jobs always run their image, even over one in resource_args. */
   imageJob: boolean;
   entrypoint: readonly string[];
+  /** `overrides.args` (the only source of arguments); empty = keep the manifest's. */
   args: readonly string[];
-  /** The run spec overrides the entrypoint / args: they replace what resource_args set. */
+  /** The run spec overrides the entrypoint: it replaces the commands resource_args set. */
   overrideEntrypoint: boolean;
-  overrideArgs: boolean;
   /** The run environment; a WANDB_API_KEY in it is never written as a value. */
   env: Readonly<Record<string, string>>;
   /** The Secret holding the API key (key `password`), or null when the run gets no key. */
@@ -133,7 +133,8 @@ export function buildRunJob(input: RunJobInput): V1Job {
   const env = runEnv(input.env, input.apiKeySecret);
   for (const c of containers) {
     if (input.entrypoint.length > 0 && (input.overrideEntrypoint || !c.command)) c.command = [...input.entrypoint];
-    if (input.overrideArgs || (!c.args && input.args.length > 0)) c.args = [...input.args];
+    // Args come only from the run spec's overrides, and an empty list replaces nothing (official rule).
+    if (input.args.length > 0) c.args = [...input.args];
     c.env = [...(Array.isArray(c.env) ? (c.env as V1EnvVar[]) : []), ...env];
     c.securityContext = forcedSecurityContext();
   }

@@ -73,7 +73,6 @@ export class KubernetesRunner implements Runner {
       entrypoint: req.entrypoint,
       args: req.args,
       overrideEntrypoint: (req.runSpec.overrides?.entry_point?.length ?? 0) > 0,
-      overrideArgs: req.runSpec.overrides?.args !== undefined,
       env: req.env,
       apiKeySecret: secretName,
       namespace,

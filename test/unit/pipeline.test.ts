@@ -116,4 +116,30 @@ describe("ItemTask", () => {
       env: ["IMG=repo/img:1", "Z=zone-a", "K=${LAUNCH_TEST_API_KEY}", "U=${unknown_macro}"],
     });
   });
+
+  it("treats empty overrides as absent and never passes the job's own source.args (as the official agent)", async () => {
+    const { backend } = recordingBackend({ source_type: "image", source: { image: "repo/img:1", entrypoint: ["serve", "--port=1"], args: ["--from-job"] } });
+    const builder: Builder = { type: "docker", build: async () => { throw new Error("must not build"); } };
+    const seen: LaunchRequest[] = [];
+    await new ItemTask({ ...item, runSpec: { job: "x", resource: "local-container", overrides: { args: [], entry_point: [] } } }, deps(backend, builder, capturingRunner(seen))).done;
+    expect(seen[0]).toMatchObject({ entrypoint: ["serve", "--port=1"], args: [] });
+    await new ItemTask({ ...item, runSpec: { job: "x", resource: "local-container" } }, deps(backend, builder, capturingRunner(seen))).done;
+    expect(seen[1]).toMatchObject({ entrypoint: ["serve", "--port=1"], args: [] });
+    await new ItemTask({ ...item, runSpec: { job: "x", resource: "local-container", overrides: { args: ["--x"], entry_point: ["other"] } } }, deps(backend, builder, capturingRunner(seen))).done;
+    expect(seen[2]).toMatchObject({ entrypoint: ["other"], args: ["--x"] });
+  });
+
+  it("fails the item at stage agent, naming the macro, when a known macro has no value", async () => {
+    const { backend, calls } = recordingBackend({ source_type: "image", source: { image: "repo/img:1", entrypoint: ["run"] } });
+    const builder: Builder = { type: "docker", build: async () => { throw new Error("must not build"); } };
+    const seen: LaunchRequest[] = [];
+    const spec = { ...item, runSpec: { job: "x", resource: "kubernetes", resource_args: { kubernetes: { metadata: { labels: { owner: "${author}" } } } } } };
+    const result = await new ItemTask(spec, deps(backend, builder, capturingRunner(seen))).done;
+    expect(seen).toHaveLength(0);
+    expect(result.error).toMatch(/\$\{author\}.*resource_args\.kubernetes\.metadata\.labels\.owner/);
+    expect(calls.find((c) => c[0] === "fail")?.[1]).toBe("agent");
+    // With a value it is filled.
+    await new ItemTask({ ...spec, runSpec: { ...spec.runSpec, author: "ann" } }, deps(backend, builder, capturingRunner(seen))).done;
+    expect(seen[0]!.runSpec.resource_args?.kubernetes).toEqual({ metadata: { labels: { owner: "ann" } } });
+  });
 });

@@ -9,6 +9,7 @@ import {
   kanikoArgs,
   kanikoJob,
   kanikoJobName,
+  kanikoPodDeadlineSeconds,
   type KanikoJobInput,
 } from "../../../agent/builders/kaniko-manifest.js";
 
@@ -39,7 +40,12 @@ describe("kaniko Job manifest (§6.4)", () => {
   it("has the default name, args in order, labels, deadlines and service account", () => {
     const job = build();
     expect(job.metadata).toEqual({ name: "wandb-launch-container-build-ab12cd34", namespace: "launch", labels: { wandb: "launch" } });
-    expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 1800 });
+    expect(job.spec).toMatchObject({ backoffLimit: 0 });
+    // The deadline is the build pod's (as the official agent sets it), not the Job's: a Job deadline
+    // would also count scheduling and image pulls.
+    expect(job.spec.activeDeadlineSeconds).toBeUndefined();
+    expect(job.spec.template.spec.activeDeadlineSeconds).toBe(1800);
+    expect(kanikoPodDeadlineSeconds(job as never)).toBe(1800);
     expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
     expect(job.spec.template.metadata.labels).toEqual({ wandb: "launch" });
     expect(job.spec.template.spec).toMatchObject({ restartPolicy: "Never", serviceAccountName: "launch-agent" });
@@ -56,6 +62,15 @@ describe("kaniko Job manifest (§6.4)", () => {
     // ECR: kaniko's ECR helper needs the region.
     expect(container(job).env).toEqual([{ name: "AWS_REGION", value: "us-east-1" }]);
     expect(job.spec.template.spec.volumes).toBeUndefined();
+  });
+
+  it("keeps a pod deadline kaniko-config sets, longer or shorter, and waits three times it", () => {
+    for (const seconds of [300, 7200]) {
+      const job = build({ kanikoConfig: { spec: { template: { spec: { activeDeadlineSeconds: seconds } } } } });
+      expect(job.spec.template.spec.activeDeadlineSeconds).toBe(seconds);
+      expect(job.spec.activeDeadlineSeconds).toBeUndefined();
+      expect(kanikoPodDeadlineSeconds(job as never)).toBe(seconds);
+    }
   });
 
   it("lets user args override defaults in place and appends new ones, keeping bare flags", () => {
@@ -98,6 +113,8 @@ describe("kaniko Job manifest (§6.4)", () => {
     });
     expect(job.metadata).toEqual({ name: "wandb-launch-container-build-ab12cd34", namespace: "launch", labels: { team: "ml", wandb: "launch" }, annotations: { a: "b" } });
     expect(job.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 600 });
+    // A Job-level deadline the operator sets is theirs; the pod still gets the default.
+    expect(job.spec.template.spec.activeDeadlineSeconds).toBe(1800);
     expect(job.spec.template.metadata.labels).toEqual({ extra: "yes", wandb: "launch" });
     expect(job.spec.template.spec).toMatchObject({ serviceAccountName: "builder", nodeSelector: { pool: "build" } });
     const c = container(job);

@@ -17,7 +17,6 @@ const base = (over: Partial<RunJobInput> = {}): RunJobInput => ({
   entrypoint: ["python", "train.py"],
   args: ["--lr", "0.1"],
   overrideEntrypoint: false,
-  overrideArgs: false,
   env: { WANDB_PROJECT: "proj", WANDB_API_KEY: "secret-key-value-1234567890", WANDB_RUN_ID: "abc123xy" },
   apiKeySecret: "wandb-api-key-abc123xy",
   namespace: "runs",
@@ -100,7 +99,6 @@ describe("buildRunJob", () => {
           imageJob: true,
           image: "job/image:2",
           overrideEntrypoint: true,
-          overrideArgs: true,
           entrypoint: ["/bin/run"],
           args: [],
           resourceArgs: { spec: { template: { spec: { containers: [{ image: "other:1", command: ["x"], args: ["y"] }] } } } },
@@ -110,7 +108,8 @@ describe("buildRunJob", () => {
     const [c] = job.spec.template.spec.containers;
     expect(c.image).toBe("job/image:2");
     expect(c.command).toEqual(["/bin/run"]);
-    expect(c.args).toEqual([]);
+    // An empty args override is no override (the official agent's rule): the manifest's args stay.
+    expect(c.args).toEqual(["y"]);
   });
 
   it("keeps a user's generateName", () => {
