@@ -3,7 +3,6 @@ import { loadAgentConfig, assertQueuesConfigured, type CliOverrides } from "./co
 import { createLogger } from "./log.js";
 import { LocalBackend, resolveLocalRoot } from "./backend/local/index.js";
 import type { QueueBackend } from "./backend/types.js";
-import { createWandbBackend } from "./backend/wandb/index.js";
 import { composeAgent, runUntilStopped } from "./main.js";
 import { errorMessage, LaunchError } from "./errors.js";
 import { registerLocalCommands } from "./commands/local.js";
@@ -43,6 +42,7 @@ async function runAgentCommand(flags: AgentFlags): Promise<number> {
     logger.info({ root }, "using the embedded local queue");
     backend = new LocalBackend({ root, logger });
   } else {
+    const { createWandbBackend } = await import("./backend/wandb/index.js");
     backend = createWandbBackend({ config, env: process.env, logger });
   }
   const agent = composeAgent({ config, backend, logger, overrides: { exitWhenIdle: flags.exitWhenIdle } });

@@ -18,7 +18,7 @@ export interface ItemDeps {
   identity: AgentIdentity;
   logger: Logger;
   selectBuilder(config: AgentConfig): Promise<Builder>;
-  createRunner(resource: string, identity: AgentIdentity): Runner;
+  createRunner(resource: string, identity: AgentIdentity): Runner | Promise<Runner>;
   /** Fetches git sources etc. into the job's code directory (image builds module). */
   prepareJobSource(job: ResolvedJob, logger: Logger): Promise<ResolvedJob>;
   /** How often a running item asks the backend whether a user stopped it. */
@@ -93,7 +93,7 @@ export class ItemTask {
     let runSpec = spec;
     const { backend, config } = this.deps;
     const resource = runSpec.resource ?? DEFAULT_RESOURCE;
-    const runner = this.deps.createRunner(resource, this.deps.identity);
+    const runner = await this.deps.createRunner(resource, this.deps.identity);
     const { image, mountCode, command } = await this.chooseImage(runSpec, runId, job, resource);
     if (this.interrupted) return { status: "interrupted", message: "the agent shut down before the run started" };
     runSpec = withMacrosFilled(runSpec, resource, runId, image);

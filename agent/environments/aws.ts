@@ -1,7 +1,8 @@
 // AWS: the SDK's default credential chain (env, shared config/profile, web identity/IRSA, ECS/EC2
 // role), checked with STS GetCallerIdentity. Unlike the official agent nothing is snapshotted at
 // construction, so short-lived credentials keep refreshing for long jobs (reference §5 quirk).
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import type { STSClient } from "@aws-sdk/client-sts";
+import { lazy } from "../lazy.js";
 import { LaunchError } from "../errors.js";
 import type { Environment, EnvironmentIdentity } from "./types.js";
 
@@ -25,20 +26,21 @@ interface AwsErrorLike {
 
 export class AwsEnvironment implements Environment {
   readonly type = "aws" as const;
-  private readonly sts: STSClient;
+  private readonly sts: () => Promise<STSClient>;
 
   constructor(
     readonly region: string,
     opts: AwsEnvironmentOptions = {},
   ) {
     if (!region) throw new LaunchError(`${AWS_NO_REGION} Set environment.region (e.g. us-east-1) in the launch config.`, "agent");
-    this.sts = opts.sts ?? new STSClient({ region });
+    this.sts = lazy(async () => opts.sts ?? new (await import("@aws-sdk/client-sts")).STSClient({ region }));
   }
 
   async verify(): Promise<EnvironmentIdentity> {
     let out;
     try {
-      out = await this.sts.send(new GetCallerIdentityCommand({}));
+      const { GetCallerIdentityCommand } = await import("@aws-sdk/client-sts");
+      out = await (await this.sts()).send(new GetCallerIdentityCommand({}));
     } catch (err) {
       const e = (err ?? {}) as AwsErrorLike;
       const detail = `${e.name ?? "Error"}: ${String(e.message ?? err).split("\n")[0]}`;

@@ -1,8 +1,8 @@
 // Azure: DefaultAzureCredential (AZURE_* environment, AKS workload identity, managed identity, az
 // login), checked by requesting a token. The official agent only constructs the credential; asking
 // for a token finds a broken identity before the first job does. `region` is carried but unused.
-import { DefaultAzureCredential } from "@azure/identity";
 import { LaunchError } from "../errors.js";
+import { lazy } from "../lazy.js";
 import type { Environment, EnvironmentIdentity } from "./types.js";
 
 /** Azure Resource Manager: every identity the agent runs as can get a token for it. */
@@ -35,19 +35,19 @@ function tenantOf(token: string): string | undefined {
 
 export class AzureEnvironment implements Environment {
   readonly type = "azure" as const;
-  private readonly credential: TokenSource;
+  private readonly credential: () => Promise<TokenSource>;
 
   constructor(
     readonly region: string | null,
     opts: AzureEnvironmentOptions = {},
   ) {
-    this.credential = opts.credential ?? new DefaultAzureCredential();
+    this.credential = lazy(async () => opts.credential ?? new (await import("@azure/identity")).DefaultAzureCredential());
   }
 
   async verify(): Promise<EnvironmentIdentity> {
     let token;
     try {
-      token = await this.credential.getToken(AZURE_VERIFY_SCOPE);
+      token = await (await this.credential()).getToken(AZURE_VERIFY_SCOPE);
     } catch (err) {
       const first = String((err as Error).message ?? err).split(/\r?\n/)[0]!.replace(/[.\s]+$/, "");
       throw new LaunchError(`${AZURE_NO_CREDENTIALS} ${(err as Error).name ?? "Error"}: ${first}. ${HINT}`, "agent", { cause: err });

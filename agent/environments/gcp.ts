@@ -1,6 +1,6 @@
 // GCP: Application Default Credentials via google-auth-library (Workload Identity, a key file in
 // GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC), checked by fetching an access token.
-import { GoogleAuth } from "google-auth-library";
+import { lazy } from "../lazy.js";
 import { LaunchError } from "../errors.js";
 import type { Environment, EnvironmentIdentity } from "./types.js";
 
@@ -27,20 +27,20 @@ function isMissingAdc(message: string): boolean {
 
 export class GcpEnvironment implements Environment {
   readonly type = "gcp" as const;
-  private readonly auth: GoogleAuthLike;
+  private readonly auth: () => Promise<GoogleAuthLike>;
 
   constructor(
     readonly region: string,
     opts: GcpEnvironmentOptions = {},
   ) {
     if (!region) throw new LaunchError(`${GCP_NO_REGION} Set environment.region (e.g. us-central1) in the launch config.`, "agent");
-    this.auth = opts.auth ?? new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    this.auth = lazy(async () => opts.auth ?? new (await import("google-auth-library")).GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }));
   }
 
   async verify(): Promise<EnvironmentIdentity> {
     let client;
     try {
-      client = await this.auth.getClient();
+      client = await (await this.auth()).getClient();
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       const lead = isMissingAdc(message) ? GCP_NO_CREDENTIALS : "Invalid Google Cloud Platform credentials.";
@@ -55,7 +55,7 @@ export class GcpEnvironment implements Environment {
     if (!token) throw new LaunchError(`${GCP_REFRESH_FAILED} No access token was returned. ${ADC_HINT}`, "agent");
     let project: string;
     try {
-      project = await this.auth.getProjectId();
+      project = await (await this.auth()).getProjectId();
     } catch (err) {
       throw new LaunchError(
         `${GCP_NO_CREDENTIALS} The credentials name no project (${firstLine((err as Error).message)}). Set GOOGLE_CLOUD_PROJECT or use credentials that carry a project.`,

@@ -1,6 +1,6 @@
-import { DefaultAzureCredential } from "@azure/identity";
 import { z } from "zod";
 import { LaunchError } from "../errors.js";
+import { lazy } from "../lazy.js";
 import type { RegistryCredentials } from "./types.js";
 import type { Destination } from "./destination.js";
 import { OciRegistry, type FetchLike, type OciRegistryOptions } from "./oci.js";
@@ -29,12 +29,12 @@ export interface AcrRegistryOptions extends OciRegistryOptions {
  */
 export class AcrRegistry extends OciRegistry {
   readonly kind = "acr" as const;
-  private readonly credential: EntraTokenSource;
+  private readonly credential: () => Promise<EntraTokenSource>;
   private readonly fetchFn: FetchLike;
 
   constructor(dest: Destination, opts: AcrRegistryOptions = {}) {
     super(dest, opts);
-    this.credential = opts.credential ?? new DefaultAzureCredential();
+    this.credential = lazy(async () => opts.credential ?? new (await import("@azure/identity")).DefaultAzureCredential());
     this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
   }
 
@@ -52,7 +52,7 @@ export class AcrRegistry extends OciRegistry {
   private async exchange(): Promise<RegistryCredentials> {
     let accessToken: string;
     try {
-      const token = await this.credential.getToken(ACR_SCOPE);
+      const token = await (await this.credential()).getToken(ACR_SCOPE);
       if (!token?.token) throw new Error("no token returned");
       accessToken = token.token;
     } catch (err) {

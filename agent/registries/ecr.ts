@@ -1,4 +1,5 @@
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import { lazy } from "../lazy.js";
 import { LaunchError } from "../errors.js";
 import type { RegistryCredentials } from "./types.js";
 import { ecrRegion, type Destination } from "./destination.js";
@@ -13,13 +14,14 @@ export interface EcrRegistryOptions extends OciRegistryOptions {
 export class EcrRegistry extends OciRegistry {
   readonly kind = "ecr" as const;
   readonly region: string;
-  private readonly client: ECRClient;
+  private readonly client: () => Promise<ECRClient>;
   private cached: { creds: RegistryCredentials; expires: number } | null = null;
 
   constructor(dest: Destination, opts: EcrRegistryOptions = {}) {
     super(dest, opts);
     this.region = ecrRegion(dest.host);
-    this.client = opts.client ?? new ECRClient({ region: this.region });
+    const region = this.region;
+    this.client = lazy(async () => opts.client ?? new (await import("@aws-sdk/client-ecr")).ECRClient({ region }));
   }
 
   async credentials(): Promise<RegistryCredentials> {
@@ -27,7 +29,8 @@ export class EcrRegistry extends OciRegistry {
     if (this.cached && this.cached.expires > Date.now() + 5 * 60_000) return this.cached.creds;
     let data;
     try {
-      const out = await this.client.send(new GetAuthorizationTokenCommand({}));
+      const { GetAuthorizationTokenCommand } = await import("@aws-sdk/client-ecr");
+      const out = await (await this.client()).send(new GetAuthorizationTokenCommand({}));
       data = out.authorizationData?.[0];
     } catch (err) {
       const e = err as { name?: string; message?: string };

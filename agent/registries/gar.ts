@@ -1,4 +1,4 @@
-import { GoogleAuth } from "google-auth-library";
+import { lazy } from "../lazy.js";
 import { LaunchError } from "../errors.js";
 import type { RegistryCredentials } from "./types.js";
 import type { Destination } from "./destination.js";
@@ -19,17 +19,17 @@ export const GAR_USERNAME = "oauth2accesstoken";
 /** Google Artifact Registry: user `oauth2accesstoken`, password an ADC access token (§4.2). */
 export class GarRegistry extends OciRegistry {
   readonly kind = "gar" as const;
-  private readonly auth: AccessTokenSource;
+  private readonly auth: () => Promise<AccessTokenSource>;
 
   constructor(dest: Destination, opts: GarRegistryOptions = {}) {
     super(dest, opts);
-    this.auth = opts.auth ?? new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] });
+    this.auth = lazy(async () => opts.auth ?? new (await import("google-auth-library")).GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }));
   }
 
   async credentials(): Promise<RegistryCredentials> {
     let token: string | null | undefined;
     try {
-      token = await this.auth.getAccessToken();
+      token = await (await this.auth()).getAccessToken();
     } catch (err) {
       throw new LaunchError(
         `could not get a Google access token for ${this.host}: ${(err as Error).message}. The agent uses Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity, or gcloud auth application-default login)`,

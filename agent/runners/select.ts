@@ -1,6 +1,5 @@
 import type { AgentConfig } from "../config/index.js";
 import { LaunchError } from "../errors.js";
-import { KubernetesRunner } from "./kubernetes.js";
 import { LocalContainerRunner } from "./local-container.js";
 import { LocalProcessRunner } from "./local-process.js";
 import type { Runner } from "./types.js";
@@ -14,16 +13,21 @@ export interface RunnerContext {
   agentName: string;
 }
 
-/** A runner for the run spec's `resource`; an unknown one fails the item (stage run), not the agent. */
-export function createRunner(resource: string, ctx: RunnerContext): Runner {
+/**
+ * A runner for the run spec's `resource`; an unknown one fails the item (stage run), not the agent.
+ * The Kubernetes runner (and its client library) is loaded only when a run asks for it.
+ */
+export async function createRunner(resource: string, ctx: RunnerContext): Promise<Runner> {
   switch (resource) {
     case "local-process":
       return new LocalProcessRunner();
     case "local-container":
     case "local": // the official agent's older name for local-container
       return new LocalContainerRunner();
-    case "kubernetes":
+    case "kubernetes": {
+      const { KubernetesRunner } = await import("./kubernetes.js");
       return new KubernetesRunner({ config: ctx.config, agentName: ctx.agentName });
+    }
     default:
       throw new LaunchError(
         `resource ${JSON.stringify(resource)} is not supported by this agent; supported: ${SUPPORTED_RESOURCES.join(", ")}. ` +

@@ -1,10 +1,10 @@
 // Build contexts in Azure Blob Storage: a streamed block-blob upload on DefaultAzureCredential
 // (workload identity, managed identity, AZURE_* environment, az login).
-import { DefaultAzureCredential } from "@azure/identity";
-import { BlobServiceClient } from "@azure/storage-blob";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import type { AzureStorageUri } from "../config/uris.js";
 import { storageObjectKey } from "../config/uris.js";
 import { LaunchError } from "../errors.js";
+import { lazy } from "../lazy.js";
 import type { Logger } from "../log.js";
 import { abortError, firstLine, keyInStore, storeError } from "./errors.js";
 import { assertContextDir, contextTarball } from "./tarball.js";
@@ -32,7 +32,7 @@ const NO_CREDENTIALS =
 
 export class AzureContextStore implements ContextStore {
   readonly kind = "azure" as const;
-  private readonly client: BlobServiceClient;
+  private readonly client: () => Promise<BlobServiceClient>;
   private readonly logger: Logger;
   private readonly base: string;
 
@@ -43,11 +43,15 @@ export class AzureContextStore implements ContextStore {
     this.logger = opts.logger;
     const accountUrl = `https://${store.account}.blob.core.windows.net`;
     this.base = `${accountUrl}/${store.container}`;
-    this.client = opts.client ?? new BlobServiceClient(accountUrl, new DefaultAzureCredential());
+    this.client = lazy(async () => {
+      if (opts.client) return opts.client;
+      const [{ BlobServiceClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/storage-blob"), import("@azure/identity")]);
+      return new BlobServiceClient(accountUrl, new DefaultAzureCredential());
+    });
   }
 
-  private container() {
-    return this.client.getContainerClient(this.store.container);
+  private async container() {
+    return (await this.client()).getContainerClient(this.store.container);
   }
 
   private fail(operation: string, err: unknown): LaunchError {
@@ -85,7 +89,7 @@ export class AzureContextStore implements ContextStore {
   async verify(): Promise<void> {
     let exists: boolean;
     try {
-      exists = await this.container().exists();
+      exists = await (await this.container()).exists();
     } catch (err) {
       throw this.fail("GetContainerProperties", err);
     }
@@ -108,7 +112,7 @@ export class AzureContextStore implements ContextStore {
     const started = Date.now();
     this.logger.info({ store: this.store.uri, key }, "uploading build context to Azure Blob Storage");
     try {
-      await this.container()
+      await (await this.container())
         .getBlockBlobClient(key)
         .uploadStream(tarball.stream, AZURE_BLOCK_SIZE, AZURE_CONCURRENCY, {
           blobHTTPHeaders: { blobContentType: "application/gzip" },
@@ -128,7 +132,7 @@ export class AzureContextStore implements ContextStore {
     const key = keyInStore(this.store, this.base, uri);
     try {
       // Already gone counts as deleted: cleanup may run twice.
-      await this.container().getBlockBlobClient(key).deleteIfExists();
+      await (await this.container()).getBlockBlobClient(key).deleteIfExists();
     } catch (err) {
       throw this.fail("DeleteBlob", err);
     }

@@ -1,10 +1,11 @@
 // Build contexts in Google Cloud Storage: a resumable upload fed by the tar stream, on Application
 // Default Credentials (Workload Identity, GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC).
 import { pipeline } from "node:stream/promises";
-import { Storage } from "@google-cloud/storage";
+import type { Storage } from "@google-cloud/storage";
 import type { GcsStorageUri } from "../config/uris.js";
 import { storageObjectKey } from "../config/uris.js";
 import { LaunchError } from "../errors.js";
+import { lazy } from "../lazy.js";
 import type { Logger } from "../log.js";
 import { abortError, firstLine, keyInStore, storeError } from "./errors.js";
 import { assertContextDir, contextTarball } from "./tarball.js";
@@ -43,7 +44,7 @@ const NO_CREDENTIALS =
 
 export class GcsContextStore implements ContextStore {
   readonly kind = "gcs" as const;
-  private readonly client: Storage;
+  private readonly client: () => Promise<Storage>;
   private readonly logger: Logger;
   private readonly base: string;
 
@@ -53,7 +54,7 @@ export class GcsContextStore implements ContextStore {
   ) {
     this.logger = opts.logger;
     this.base = `gs://${store.bucket}`;
-    this.client = opts.client ?? new Storage();
+    this.client = lazy(async () => opts.client ?? new (await import("@google-cloud/storage")).Storage());
   }
 
   private fail(operation: string, err: unknown, permission: string): LaunchError {
@@ -84,7 +85,7 @@ export class GcsContextStore implements ContextStore {
 
   async verify(): Promise<void> {
     try {
-      await this.client.bucket(this.store.bucket).getMetadata();
+      await (await this.client()).bucket(this.store.bucket).getMetadata();
     } catch (err) {
       throw this.fail("buckets.get", err, "storage.buckets.get");
     }
@@ -94,9 +95,10 @@ export class GcsContextStore implements ContextStore {
     await assertContextDir(dir);
     if (signal?.aborted) throw abortError(signal);
     const key = storageObjectKey(this.store, objectName);
-    const tarball = contextTarball(dir);
     // Resumable without chunkSize: one streamed request; the SDK keeps only the last chunk for retries.
-    const sink = this.client.bucket(this.store.bucket).file(key).createWriteStream({
+    const client = await this.client();
+    const tarball = contextTarball(dir);
+    const sink = client.bucket(this.store.bucket).file(key).createWriteStream({
       resumable: true,
       contentType: "application/gzip",
       validation: "crc32c",
@@ -118,7 +120,7 @@ export class GcsContextStore implements ContextStore {
     const key = keyInStore(this.store, this.base, uri);
     try {
       // Already gone counts as deleted: cleanup may run twice.
-      await this.client.bucket(this.store.bucket).file(key).delete({ ignoreNotFound: true });
+      await (await this.client()).bucket(this.store.bucket).file(key).delete({ ignoreNotFound: true });
     } catch (err) {
       throw this.fail("objects.delete", err, "storage.objects.delete");
     }

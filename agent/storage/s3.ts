@@ -1,10 +1,10 @@
 // Build contexts in Amazon S3 (or an S3-compatible store): streamed multipart upload with
 // @aws-sdk/lib-storage on the default AWS credential chain.
-import { DeleteObjectCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3StorageUri } from "../config/uris.js";
 import { storageObjectKey } from "../config/uris.js";
 import { LaunchError } from "../errors.js";
+import { lazy } from "../lazy.js";
 import type { Logger } from "../log.js";
 import { abortError, firstLine, keyInStore, storeError } from "./errors.js";
 import { assertContextDir, contextTarball } from "./tarball.js";
@@ -46,7 +46,7 @@ const NO_CREDENTIALS =
 
 export class S3ContextStore implements ContextStore {
   readonly kind = "s3" as const;
-  private readonly client: S3Client;
+  private readonly client: () => Promise<S3Client>;
   private readonly logger: Logger;
   private readonly base: string;
 
@@ -57,16 +57,17 @@ export class S3ContextStore implements ContextStore {
     this.logger = opts.logger;
     this.base = `s3://${store.bucket}`;
     const checksums = opts.checksums ?? (opts.endpoint ? "WHEN_REQUIRED" : undefined);
-    this.client =
+    this.client = lazy(async () =>
       opts.client ??
-      new S3Client({
+      new (await import("@aws-sdk/client-s3")).S3Client({
         ...(opts.region ? { region: opts.region } : {}),
         ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
         ...(opts.forcePathStyle ? { forcePathStyle: true } : {}),
         // A bucket in another region than environment.region still works (one extra round trip).
         followRegionRedirects: true,
         ...(checksums ? { requestChecksumCalculation: checksums, responseChecksumValidation: checksums } : {}),
-      });
+      }),
+    );
   }
 
   private keyArn(key = "*"): string {
@@ -110,7 +111,8 @@ export class S3ContextStore implements ContextStore {
 
   async verify(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.store.bucket }));
+      const { HeadBucketCommand } = await import("@aws-sdk/client-s3");
+      await (await this.client()).send(new HeadBucketCommand({ Bucket: this.store.bucket }));
     } catch (err) {
       throw this.fail("HeadBucket", err, "s3:ListBucket", `arn:aws:s3:::${this.store.bucket}`);
     }
@@ -120,10 +122,11 @@ export class S3ContextStore implements ContextStore {
     await assertContextDir(dir);
     if (signal?.aborted) throw abortError(signal);
     const key = storageObjectKey(this.store, objectName);
+    const [{ Upload }, client] = await Promise.all([import("@aws-sdk/lib-storage"), this.client()]);
     const tarball = contextTarball(dir);
     const body = tarball.stream;
     const upload = new Upload({
-      client: this.client,
+      client,
       params: { Bucket: this.store.bucket, Key: key, Body: body, ContentType: "application/gzip" },
       partSize: S3_PART_SIZE,
       queueSize: S3_QUEUE_SIZE,
@@ -151,7 +154,8 @@ export class S3ContextStore implements ContextStore {
   async deleteContext(uri: string): Promise<void> {
     const key = keyInStore(this.store, this.base, uri);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: key }));
+      const { DeleteObjectCommand } = await import("@aws-sdk/client-s3");
+      await (await this.client()).send(new DeleteObjectCommand({ Bucket: this.store.bucket, Key: key }));
     } catch (err) {
       throw this.fail("DeleteObject", err, "s3:DeleteObject", this.keyArn(key));
     }

@@ -1,0 +1,6 @@
+export interface Entry {
+  kind: "dist" | "source";
+  url: string;
+  reason: string;
+}
+export function chooseEntry(root: string): Entry;
