@@ -78,6 +78,8 @@ export interface RunJobInput {
   overrideEntrypoint: boolean;
   /** The run environment; a WANDB_API_KEY in it is never written as a value. */
   env: Readonly<Record<string, string>>;
+  /** `regcred-<run id>` from the legacy registry block, added to imagePullSecrets; null for none. */
+  pullSecret?: string | null;
   /** The Secret holding the API key (key `password`), or null when the run gets no key. */
   apiKeySecret: string | null;
   namespace: string;
@@ -140,6 +142,11 @@ export function buildRunJob(input: RunJobInput): V1Job {
   }
   if (Array.isArray(pod.initContainers)) {
     pod.initContainers = pod.initContainers.map((c) => (isObj(c) ? { ...c, securityContext: forcedSecurityContext() } : c));
+  }
+  if (input.pullSecret) {
+    // Appended: pull secrets the queue's manifest names keep working (the official agent replaces them).
+    const given = Array.isArray(pod.imagePullSecrets) ? pod.imagePullSecrets : [];
+    pod.imagePullSecrets = [...given, { name: input.pullSecret }];
   }
   pod.containers = containers;
   template.metadata = tmeta;

@@ -7,10 +7,14 @@ import { checkKubernetesResourceArgs, checkSecureMode } from "./kubernetes-safet
 import { API_KEY_ENV, buildRunJob, runNamespace } from "./kubernetes-manifest.js";
 import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret, ownSecretByJob } from "./kubernetes-secret.js";
 import { monitorJob, type JobEnd } from "./kubernetes-monitor.js";
+import { createPullSecret, deletePullSecret, legacyPullRegistry, pullSecretName } from "./kubernetes-pull-secret.js";
+import type { Registry } from "../registries/types.js";
 
 export interface KubernetesRunnerOptions {
-  /** The agent config: `secure_mode` is enforced. */
-  config?: Pick<AgentConfig, "secure_mode">;
+  /** The agent config: `secure_mode` is enforced; a legacy `registry` block gives runs pull credentials. */
+  config?: Pick<AgentConfig, "secure_mode" | "registry">;
+  /** The registry runs pull from with a `regcred-<run id>` Secret; default from the legacy `registry` block (null: none). */
+  pullRegistry?: Registry | null;
   /** The agent's name (W&B launch agent name), for the `wandb.ai/agent` labels. Default `launch-agent`. */
   agentName?: string;
   /** API clients; default KUBECONFIG / ~/.kube/config, else the in-cluster service account. */
@@ -62,6 +66,8 @@ export class KubernetesRunner implements Runner {
     const apiKey = req.env[API_KEY_ENV];
     const secretName = apiKey ? apiKeySecretName(req.runId, release) : null;
 
+    const pullRegistry = this.opts.pullRegistry === undefined ? legacyPullRegistry(this.opts.config) : this.opts.pullRegistry;
+    const pullSecret = pullRegistry ? pullSecretName(req.runId) : null;
     const manifest = buildRunJob({
       resourceArgs,
       runId: req.runId,
@@ -75,18 +81,27 @@ export class KubernetesRunner implements Runner {
       overrideEntrypoint: (req.runSpec.overrides?.entry_point?.length ?? 0) > 0,
       env: req.env,
       apiKeySecret: secretName,
+      pullSecret,
       namespace,
     });
 
+    const dropPullSecret = async () => {
+      if (pullSecret) await deletePullSecret(clients.core, pullSecret, namespace).catch((err: unknown) => log.warn({ err: kubeError(err).message }, "could not delete the image pull Secret"));
+    };
     const dropSecret = async () => {
+      await dropPullSecret();
       if (!secretName || release) return;
       await deleteApiKeySecret(clients.core, secretName, namespace).catch((err: unknown) => log.warn({ err: kubeError(err).message }, "could not delete the API-key Secret"));
     };
+    if (pullRegistry) await createPullSecret(clients.core, pullRegistry, req.runId, namespace);
     if (secretName && apiKey) {
       await ensureApiKeySecret(clients.core, secretName, namespace, apiKey, {
         logger: log,
         ...(this.opts.secretAttempts !== undefined ? { attempts: this.opts.secretAttempts } : {}),
         ...(this.opts.secretBaseDelayMs !== undefined ? { baseDelayMs: this.opts.secretBaseDelayMs } : {}),
+      }).catch(async (err: unknown) => {
+        await dropPullSecret();
+        throw err;
       });
     }
     let jobName: string;
@@ -99,9 +114,10 @@ export class KubernetesRunner implements Runner {
       await dropSecret();
       throw kubeFailure(`creating the run's Job in namespace ${namespace}`, err, "run");
     }
-    if (secretName && !release) {
-      await ownSecretByJob(clients.core, secretName, namespace, { name: jobName, uid: jobUid }).catch((err: unknown) =>
-        log.warn({ err: kubeError(err).message, secret: secretName }, "could not make the job own its API-key Secret; it is still deleted when the run ends"),
+    for (const owned of [secretName && !release ? secretName : null, pullSecret]) {
+      if (!owned) continue;
+      await ownSecretByJob(clients.core, owned, namespace, { name: jobName, uid: jobUid }).catch((err: unknown) =>
+        log.warn({ err: kubeError(err).message, secret: owned }, "could not make the job own its Secret; it is still deleted when the run ends"),
       );
     }
     const started = Date.now();

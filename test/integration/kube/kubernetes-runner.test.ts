@@ -8,6 +8,8 @@ import { silentLogger } from "../../../agent/log.js";
 import * as k8s from "@kubernetes/client-node";
 import { kubeClientsFrom } from "../../../agent/kube/client.js";
 import { clientsFor, eventually, resolvedJob } from "./helpers.js";
+import { legacyPullRegistry, legacyPullRegistryUri } from "../../../agent/runners/kubernetes-pull-secret.js";
+import type { Registry } from "../../../agent/registries/types.js";
 
 type AnyObj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -252,6 +254,46 @@ describe("KubernetesRunner against the fake API server", () => {
     const job = jobsIn("runs")[0] as AnyObj;
     expect(job.configFile).toBeUndefined();
     expect(job.context).toBeUndefined();
+    await h.cancel("stopped");
+  });
+
+  it("gives runs a regcred-<run id> pull Secret from a legacy ecr/gcr registry block, owned by the Job and removed at the end", async () => {
+    const pullRegistry: Registry = {
+      kind: "ecr",
+      host: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+      repositoryUri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/launch",
+      credentials: async () => ({ username: "AWS", password: "ecr-token-value" }),
+      exists: async () => false,
+    };
+    const h = await runner({ pullRegistry }).run(
+      request({ resource_args: { kubernetes: { namespace: "runs", spec: { template: { spec: { imagePullSecrets: [{ name: "team-pull" }] } } } } } }),
+    );
+    const job = jobsIn("runs")[0] as AnyObj;
+    expect(job.spec.template.spec.imagePullSecrets).toEqual([{ name: "team-pull" }, { name: "regcred-run00001" }]);
+    const secret = fake.get("secrets", "runs", "regcred-run00001") as AnyObj;
+    expect(secret.type).toBe("kubernetes.io/dockerconfigjson");
+    const config = JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString());
+    expect(config).toEqual({ auths: { "123456789012.dkr.ecr.us-east-1.amazonaws.com": { auth: Buffer.from("AWS:ecr-token-value").toString("base64") } } });
+    expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: "batch/v1", kind: "Job", name: nameOf(job), uid: job.metadata.uid }]);
+    fake.succeedJob("runs", nameOf(job));
+    expect((await h.wait()).status).toBe("finished");
+    expect(fake.get("secrets", "runs", "regcred-run00001")).toBeUndefined();
+  });
+
+  it("takes the pull registry from the legacy registry block: ecr and gcr get one, acr, none and builder.destination do not", () => {
+    expect(legacyPullRegistryUri({ type: "ecr", uri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo" })).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo");
+    expect(legacyPullRegistryUri({ type: "ecr", account_id: "123456789012", region: "us-east-2", repo_name: "r" })).toBe("123456789012.dkr.ecr.us-east-2.amazonaws.com/r");
+    expect(legacyPullRegistryUri({ type: "gcr", region: "us-central1", project: "p", repository: "r", "image-name": "i" })).toBe("us-central1-docker.pkg.dev/p/r/i");
+    expect(legacyPullRegistryUri({ type: "acr", uri: "https://x.azurecr.io/r" })).toBeNull();
+    expect(legacyPullRegistryUri({ uri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo" })).toBeNull();
+    expect(legacyPullRegistryUri(undefined)).toBeNull();
+    expect(legacyPullRegistry({ registry: { type: "gcr", uri: "us-central1-docker.pkg.dev/p/r/i" } })?.kind).toBe("gar");
+  });
+
+  it("runs without a pull Secret when there is no legacy registry block", async () => {
+    const h = await runner({ config: { registry: null } }).run(request());
+    expect((jobsIn("runs")[0] as AnyObj).spec.template.spec.imagePullSecrets).toBeUndefined();
+    expect(fake.list("secrets", "runs").map(nameOf)).toEqual(["wandb-api-key-run00001"]);
     await h.cancel("stopped");
   });
 });
