@@ -81,7 +81,21 @@ export interface FakeArtifact {
   served: Map<string, Buffer>;
 }
 
+export type SweepState = "PENDING" | "RUNNING" | "PAUSED" | "CANCELED" | "FINISHED";
+
+export interface FakeSweep {
+  id: string;
+  entity: string;
+  project: string;
+  /** The sweep id users see (`wandb sweep` prints it); runs carry it as `sweep_id`. */
+  name: string;
+  state: SweepState;
+  /** Every state set through upsertSweep, in order. */
+  stateHistory: string[];
+}
+
 export interface FakeState {
+  sweeps: FakeSweep[];
   queues: FakeQueue[];
   items: FakeItem[];
   agents: FakeAgent[];
@@ -132,6 +146,7 @@ export interface FakeWandb {
   corruptFile(artifactId: string, path: string, bytes: string | Buffer): void;
   setRun(run: Partial<FakeRun> & { entity: string; project: string; name: string }): FakeRun;
   run(entity: string, project: string, name: string): FakeRun | undefined;
+  addSweep(s: { entity?: string; project: string; name: string; state?: SweepState }): FakeSweep;
   /** Fail the next `count` GraphQL requests (of `operation`, if given). */
   failNext(fault: Fault, opts?: { operation?: string; count?: number }): void;
   /** Fail every GraphQL request (of the listed operations) until cleared with null. */
@@ -148,7 +163,7 @@ interface PendingFault {
 export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<FakeWandb> {
   const apiKey = options.apiKey ?? `fake-${randomBytes(20).toString("hex")}`;
   const signingKey = randomBytes(16);
-  const state: FakeState = { queues: [], items: [], agents: [], runs: [], artifacts: [], teams: new Set(options.teams ?? []) };
+  const state: FakeState = { sweeps: [], queues: [], items: [], agents: [], runs: [], artifacts: [], teams: new Set(options.teams ?? []) };
   const calls: RecordedCall[] = [];
   const pending: PendingFault[] = [];
   let outage: { fault: Fault; operations?: string[] } | null = null;
@@ -246,7 +261,12 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     },
     artifactCollection: ({ name: collection }: { name: string }) =>
       versionsOf(entity, name, collection).length ? collectionObj(entity, name, collection) : null,
+    sweep: ({ sweepName }: { sweepName: string }) => {
+      const sw = state.sweeps.find((x) => x.entity === entity && x.project === name && x.name === sweepName);
+      return sw ? sweepObj(sw) : null;
+    },
   });
+  const sweepObj = (sw: FakeSweep) => ({ id: sw.id, name: sw.name, state: sw.state, displayName: sw.name, project: () => projectObj(sw.entity, sw.project) });
 
   const rootValue = {
     viewer: () => (viewerEntity ? { id: "viewer:1", entity: viewerEntity, username: viewerEntity, email: null, flags: null, teams: { edges: [] } } : null),
@@ -258,6 +278,7 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
         name === "model-registry" ||
         state.queues.some((q) => q.entity === entity && q.project === name) ||
         state.runs.some((r) => r.entity === entity && r.project === name) ||
+        state.sweeps.some((x) => x.entity === entity && x.project === name) ||
         state.artifacts.some((a) => a.entity === entity && a.project === name);
       return known ? projectObj(entity, name) : null;
     },
@@ -359,6 +380,18 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
       if (!findQueue(input.entityName, input.projectName, input.queueName)) throw fail(`run queue ${input.queueName} not found`);
       const item = api.push(input.queueName, spec, { entity: input.entityName });
       return { runQueueItemId: item.id, runSpec: JSON.stringify(spec) };
+    },
+    upsertSweep: ({ input }: { input: { id?: string | null; state?: string | null; entityName?: string | null; projectName?: string | null; config?: string | null } }) => {
+      // Only updates by id are modelled; creating a sweep needs its config, as on the real server.
+      if (!input.id) throw fail(input.config ? "fake: creating sweeps is not modelled" : "config is required to create a sweep");
+      const sw = state.sweeps.find((x) => x.id === input.id);
+      if (!sw) throw fail(`sweep ${input.id} not found`);
+      if (input.state != null) {
+        if (!["PENDING", "RUNNING", "PAUSED", "CANCELED", "FINISHED"].includes(input.state)) throw fail(`invalid sweep state ${input.state}`);
+        sw.state = input.state as SweepState;
+        sw.stateHistory.push(input.state);
+      }
+      return { sweep: sweepObj(sw), configValidationWarnings: [], inserted: false };
     },
     upsertBucket: ({ input }: { input: { name?: string | null; project?: string | null; entityName?: string | null } }) => {
       const entity = input.entityName ?? viewerEntity;
@@ -563,6 +596,11 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
       if (run.state !== undefined) r.state = run.state;
       if (run.stopped !== undefined) r.stopped = run.stopped;
       return r;
+    },
+    addSweep(sw) {
+      const created: FakeSweep = { id: newId("Sweep"), entity: sw.entity ?? viewerEntity ?? "fake-entity", project: sw.project, name: sw.name, state: sw.state ?? "RUNNING", stateHistory: [] };
+      state.sweeps.push(created);
+      return created;
     },
     run: (entity, project, name) => state.runs.find((r) => r.entity === entity && r.project === project && r.name === name),
     failNext(fault, opts = {}) {

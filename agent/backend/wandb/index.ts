@@ -233,6 +233,7 @@ class WandbBackend implements QueueBackend {
   async resolveJob(item: QueueItem, runSpec: RunSpec): Promise<ResolvedJob> {
     const store = this.#artifacts;
     if (!store) throw this.#credsError;
+    if (runSpec.sweep_id) await this.#checkSweep(runSpec.sweep_id, runSpec);
     if (!runSpec.job) throw new LaunchError(`Queue item ${item.id} names no job; push a job (runSpec.job = entity/project/job-name:alias)`);
     const path = parseArtifactPath(runSpec.job, { entity: runSpec.entity ?? this.#entity, project: runSpec.project ?? "uncategorized" });
     const jobArt = await store.byPath(path, "job");
@@ -313,6 +314,7 @@ class WandbBackend implements QueueBackend {
         }
         return;
       case "failed":
+        if (isSchedulerSpec(runSpec)) await this.#cancelSweep(runSpec, runId);
         await this.fail(item, "run", outcome.message ?? failedMessage(outcome));
         return;
       case "preempted":
@@ -348,6 +350,47 @@ class WandbBackend implements QueueBackend {
     // Stop retries in flight so an outage cannot hold up shutdown; KILLED then gets one attempt.
     this.#transport.close();
     await this.#reportStatus("KILLED");
+  }
+
+  /** A sweep's runs start only while it is RUNNING or PAUSED (reference §7.4 step 4); checked after the ack, as the official agent does. */
+  async #checkSweep(sweepId: string, runSpec: RunSpec): Promise<void> {
+    let state: string;
+    try {
+      const data = await this.#api.request(ops.GetSweepState, { entity: runSpec.entity ?? this.#entity, project: runSpec.project ?? null, sweep: sweepId });
+      state = data.project?.sweep?.state ?? "not found";
+    } catch (err) {
+      if (err instanceof WandbAuthError) throw err;
+      state = `unknown: ${errorMessage(err)}`;
+    }
+    if (state !== "RUNNING" && state !== "PAUSED") {
+      throw new LaunchError(`Launch agent picked up sweep job, but sweep (${sweepId}) was in a terminal state (${state})`);
+    }
+  }
+
+  /**
+   * A failed sweep scheduler would leave its sweep RUNNING in the UI forever: set it to CANCELED, as the
+   * official agent does. The scheduler's run id is its sweep's id.
+   */
+  async #cancelSweep(runSpec: RunSpec, sweepId: string): Promise<void> {
+    const entity = runSpec.entity ?? this.#entity;
+    const project = targetProject(runSpec);
+    try {
+      const sweep = (await this.#api.request(ops.GetSweepState, { entity, project, sweep: sweepId })).project?.sweep;
+      if (!sweep) {
+        this.#log.warn({ sweep: sweepId, entity, project }, "the failed scheduler's sweep was not found; it was not cancelled");
+        return;
+      }
+      const current = sweep.state.toUpperCase();
+      if (!["RUNNING", "PAUSED", "PENDING"].includes(current)) {
+        this.#log.info({ sweep: sweepId, state: current }, "the failed scheduler's sweep has already ended");
+        return;
+      }
+      await this.#api.request(ops.UpsertSweep, { id: sweep.id, state: "CANCELED", entityName: entity, projectName: project });
+      this.#log.info({ sweep: sweepId }, "sweep scheduler failed; sweep set to CANCELED");
+    } catch (err) {
+      if (err instanceof WandbAuthError) throw err;
+      this.#log.warn({ sweep: sweepId, err: errorMessage(err) }, "could not set the failed scheduler's sweep to CANCELED");
+    }
   }
 
   /** RunState polled with backoff: anything but `pending` means the run called wandb.init. */

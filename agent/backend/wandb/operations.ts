@@ -269,3 +269,26 @@ export const ManifestSchema = z.looseObject({
   ),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/* Sweeps (reference §7.4): a sweep run starts only while its sweep runs; a failed scheduler cancels it. */
+
+/** The official document selects `state`; we also select `id`, which UpsertSweep needs (the official agent asks a second query for it). */
+export const GetSweepState = operation(
+  "GetSweepState",
+  `query GetSweepState($entity: String, $project: String, $sweep: String!) {
+  project(name: $project, entityName: $entity) {
+    sweep(sweepName: $sweep) { id state }
+  }
+}`,
+  z.object({ project: z.object({ sweep: z.object({ id: z.string(), state: z.string() }).nullish() }).nullish() }),
+);
+
+export const UpsertSweep = operation(
+  "UpsertSweep",
+  `mutation UpsertSweep($id: ID, $state: String, $entityName: String, $projectName: String) {
+  upsertSweep(input: { id: $id, state: $state, entityName: $entityName, projectName: $projectName }) {
+    sweep { name }
+  }
+}`,
+  z.object({ upsertSweep: z.object({ sweep: z.object({ name: z.string() }).nullish() }).nullish() }),
+);

@@ -47,6 +47,15 @@ type Project {
   run(name: String!): Run
   artifactCollectionMembership(name: String!): ArtifactCollectionMembership
   artifactCollection(name: String!): ArtifactCollection
+  sweep(sweepName: String!): Sweep
+}
+
+type Sweep {
+  id: ID!
+  name: String!
+  state: String!
+  displayName: String
+  project: Project
 }
 
 type RunQueue {
@@ -178,6 +187,22 @@ input UpsertBucketInput {
 }
 type UpsertBucketPayload { bucket: Run inserted: Boolean }
 
+input UpsertSweepInput {
+  id: ID
+  config: String
+  description: String
+  entityName: String
+  projectName: String
+  controller: JSONString
+  launchScheduler: JSONString
+  templateVariableValues: JSONString
+  scheduler: JSONString
+  state: String
+  priorRunsFilters: JSONString
+  displayName: String
+}
+type UpsertSweepPayload { sweep: Sweep configValidationWarnings: [String!]! inserted: Boolean }
+
 type Mutation {
   createRunQueue(input: CreateRunQueueInput!): CreateRunQueuePayload
   createLaunchAgent(input: CreateLaunchAgentInput!): CreateLaunchAgentPayload
@@ -188,6 +213,7 @@ type Mutation {
   updateRunQueueItemWarning(input: UpdateRunQueueItemWarningInput!): UpdateRunQueueItemWarningPayload
   pushToRunQueueByName(input: PushToRunQueueByNameInput!): PushToRunQueueByNamePayload
   upsertBucket(input: UpsertBucketInput!): UpsertBucketPayload
+  upsertSweep(input: UpsertSweepInput!): UpsertSweepPayload
 }
 `;
 
@@ -216,4 +242,6 @@ export const ALLOWED_OPERATIONS: Readonly<Record<string, { kind: "query" | "muta
   FetchArtifactManifest: { kind: "query", variables: ["id"] },
   GetArtifactMembershipFileUrls: { kind: "query", variables: ["entity", "project", "collection", "alias", "cursor?", "perPage?"] },
   UpsertBucket: { kind: "mutation", variables: ["name", "project", "entity"] },
+  GetSweepState: { kind: "query", variables: ["entity", "project", "sweep"] },
+  UpsertSweep: { kind: "mutation", variables: ["id", "state", "entityName", "projectName"] },
 };
