@@ -94,6 +94,7 @@ export class ItemTask {
     const { backend, config } = this.deps;
     const resource = runSpec.resource ?? DEFAULT_RESOURCE;
     const runner = await this.deps.createRunner(resource, this.deps.identity);
+    runner.check?.(runSpec);
     const { image, mountCode, command } = await this.chooseImage(runSpec, runId, job, resource);
     if (this.interrupted) return { status: "interrupted", message: "the agent shut down before the run started" };
     runSpec = withMacrosFilled(runSpec, resource, runId, image);
@@ -108,6 +109,7 @@ export class ItemTask {
       apiKey: credentials.apiKey,
       dockerImage: job.job.source_type === "image" ? image : null,
       jobName: job.name,
+      ...(runner.envShardLimit !== undefined ? { shardLimit: runner.envShardLimit } : {}),
     });
     // As in the official agent: an empty override is no override, and arguments come only from the
     // run spec (a job's `source.args` are what the UI pre-fills into overrides.args, never used directly).
@@ -216,9 +218,13 @@ export class ItemTask {
 /** Names of agent environment variables that are never substituted into resource args: a queue user must not be able to copy the agent's credentials into a job. */
 const SECRET_ENV_NAME = /KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL/i;
 
+const VERTEX_RESOURCES = ["vertex", "gcp-vertex"];
+
 /** The run spec with `${macro}`s in `resource_args.<resource>` filled (reference §7.9). */
 function withMacrosFilled(runSpec: RunSpec, resource: string, runId: string, image: string | null): RunSpec {
-  const args = runSpec.resource_args?.[resource];
+  // Vertex reads resource_args.vertex, else resource_args.gcp-vertex, whichever resource name the spec uses.
+  const key = VERTEX_RESOURCES.includes(resource) ? VERTEX_RESOURCES.find((k) => runSpec.resource_args?.[k]) ?? resource : resource;
+  const args = runSpec.resource_args?.[key];
   if (args === undefined) return runSpec;
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRET_ENV_NAME.test(name)));
   const values = {
@@ -231,10 +237,10 @@ function withMacrosFilled(runSpec: RunSpec, resource: string, runId: string, ima
   };
   const missing = missingRunMacros(args, values, env);
   if (missing.length > 0) {
-    const where = missing.map((m) => `${m.macro} at resource_args.${resource}${m.path ? `.${m.path}` : ""}`).join(", ");
+    const where = missing.map((m) => `${m.macro} at resource_args.${key}${m.path ? `.${m.path}` : ""}`).join(", ");
     throw new LaunchError(`the run has no value for ${where}: set it on the run (e.g. its author or name) or remove the macro from the queue's resource args`, "agent");
   }
-  return { ...runSpec, resource_args: { ...runSpec.resource_args, [resource]: fillMacros(args, values, env) } };
+  return { ...runSpec, resource_args: { ...runSpec.resource_args, [key]: fillMacros(args, values, env) } };
 }
 
 function nonEmpty<T>(list: T[] | null | undefined): T[] | undefined {

@@ -5,7 +5,7 @@ import { LocalProcessRunner } from "./local-process.js";
 import type { Runner } from "./types.js";
 
 /** The resources this agent can run on, by the names run specs use. */
-export const SUPPORTED_RESOURCES = ["local-process", "local-container", "kubernetes"] as const;
+export const SUPPORTED_RESOURCES = ["local-process", "local-container", "kubernetes", "sagemaker"] as const;
 
 export interface RunnerContext {
   config: AgentConfig;
@@ -28,10 +28,14 @@ export async function createRunner(resource: string, ctx: RunnerContext): Promis
       const { KubernetesRunner } = await import("./kubernetes.js");
       return new KubernetesRunner({ config: ctx.config, agentName: ctx.agentName });
     }
+    case "sagemaker": {
+      const { SageMakerRunner } = await import("./sagemaker.js");
+      return new SageMakerRunner({ config: ctx.config });
+    }
     default:
       throw new LaunchError(
         `resource ${JSON.stringify(resource)} is not supported by this agent; supported: ${SUPPORTED_RESOURCES.join(", ")}. ` +
-          `SageMaker and Vertex runs need the official agent. Set "resource" in the run spec (launch-agent local push --resource ...).`,
+          `Set "resource" in the run spec (launch-agent local push --resource ...).`,
         "run",
       );
   }

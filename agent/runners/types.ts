@@ -31,5 +31,9 @@ export interface RunHandle {
 
 export interface Runner {
   readonly resource: string;
+  /** Longest value of one run env var before JSON is sharded; default ENV_SHARD_LIMIT (SageMaker: 512). */
+  readonly envShardLimit?: number;
+  /** Checks the run spec before anything is built or created; throws a LaunchError that fails the item. */
+  check?(runSpec: RunSpec): void;
   run(request: LaunchRequest): Promise<RunHandle>;
 }
