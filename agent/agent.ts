@@ -3,6 +3,7 @@ import { errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
 import type { AgentIdentity } from "./backend/types.js";
 import { ItemTask, sleep, type ItemDeps, type ItemResult } from "./pipeline.js";
+import { quietObserver } from "./observer.js";
 
 export interface AgentOptions extends Omit<ItemDeps, "identity"> {
   /** Exit once every queue is empty and nothing runs (`--exit-when-idle`). */
@@ -50,7 +51,9 @@ export class LaunchAgent {
   /** Runs until stopped (or idle with exitWhenIdle); resolves with the process exit code. */
   async run(): Promise<number> {
     const { backend, config } = this.opts;
+    const observer = this.opts.observer ?? quietObserver;
     this.identity = await backend.start(config.queues);
+    observer.started();
     const maxJobs = config.max_jobs === -1 ? Infinity : config.max_jobs;
     const pollMs = this.opts.pollIntervalMs ?? 10_000;
     const statusMs = this.opts.statusIntervalMs ?? (config.verbosity >= 1 ? 20_000 : 300_000);
@@ -61,6 +64,7 @@ export class LaunchAgent {
     while (!this.stopping.signal.aborted) {
       let took = false;
       let idle = false;
+      observer.tick(this.running.size);
       try {
         const { stopPolling } = await backend.heartbeat(this.running.size > 0 ? "RUNNING" : "POLLING");
         if (stopPolling) {
@@ -71,11 +75,13 @@ export class LaunchAgent {
           took = await this.takeOne();
           idle = !took && this.running.size === 0;
         }
+        observer.backendOk();
         if (outage) {
           this.log.info({ downForMs: Date.now() - outage.since }, "backend reachable again; polling resumed");
           outage = null;
         }
       } catch (err) {
+        observer.backendError();
         // Log once when the outage starts, then back off quietly until it ends.
         if (!outage) {
           outage = { since: Date.now(), failures: 0 };

@@ -21,6 +21,7 @@ interface AgentFlags {
   local?: string | boolean;
   exitWhenIdle?: boolean;
   url?: string;
+  healthPort?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -45,8 +46,28 @@ async function runAgentCommand(flags: AgentFlags): Promise<number> {
     const { createWandbBackend } = await import("./backend/wandb/index.js");
     backend = createWandbBackend({ config, env: process.env, logger });
   }
-  const agent = composeAgent({ config, backend, logger, overrides: { exitWhenIdle: flags.exitWhenIdle } });
-  return runUntilStopped(agent, logger);
+  const health = await startHealth(flags.healthPort ?? process.env.LAUNCH_AGENT_HEALTH_PORT, logger);
+  const agent = composeAgent({ config, backend, logger, overrides: { exitWhenIdle: flags.exitWhenIdle, ...(health ? { observer: health.metrics } : {}) } });
+  try {
+    return await runUntilStopped(agent, logger);
+  } finally {
+    await health?.close();
+  }
+}
+
+/** The opt-in health and metrics endpoint; the Prometheus client is loaded only when it is asked for. */
+async function startHealth(value: string | undefined, logger: ReturnType<typeof createLogger>) {
+  if (value === undefined || value === "") return null;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) {
+    throw new LaunchError(`--health-port (or LAUNCH_AGENT_HEALTH_PORT) must be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  const { startHealthServer } = await import("./health/server.js");
+  const health = await startHealthServer({ port }).catch((err: Error) => {
+    throw new LaunchError(`--health-port ${port}: cannot listen (${err.message}); choose a free port`);
+  });
+  logger.info({ port: health.port }, "health endpoint listening: /healthz, /readyz, /metrics");
+  return health;
 }
 
 export function buildProgram(): Command {
@@ -60,6 +81,7 @@ export function buildProgram(): Command {
     .option("-v, --verbose", "more output; repeat for more", count)
     .option("--local [dir]", "use the embedded local queue in DIR (default: $LAUNCH_AGENT_LOCAL_DIR, else ~/.local/share/launch-agent/queues)")
     .option("--exit-when-idle", "exit once every queue is empty and no job runs")
+    .option("--health-port <port>", "serve /healthz, /readyz and /metrics (Prometheus) on this port (default: $LAUNCH_AGENT_HEALTH_PORT; off when unset)")
     .addOption(new Option("-u, --url <url>").hideHelp())
     .enablePositionalOptions()
     .showHelpAfterError()

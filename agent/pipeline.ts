@@ -10,6 +10,7 @@ import { DEFAULT_RESOURCE, RunSpecSchema, type RunSpec } from "./jobs/run-spec.j
 import { buildRunEnv } from "./jobs/run-env.js";
 import { fillMacros, missingRunMacros } from "./jobs/macros.js";
 import { formatZodIssues } from "./jobs/zod-format.js";
+import { quietObserver, type AgentObserver } from "./observer.js";
 
 /** What the agent gives each queue item's task. Every network effect is behind one of these. */
 export interface ItemDeps {
@@ -23,6 +24,8 @@ export interface ItemDeps {
   prepareJobSource(job: ResolvedJob, logger: Logger): Promise<ResolvedJob>;
   /** How often a running item asks the backend whether a user stopped it. */
   stopCheckIntervalMs?: number;
+  /** Told of builds, runs and item ends (the metrics endpoint). */
+  observer?: AgentObserver;
 }
 
 /** Run ids are 8 characters of [a-z0-9], like W&B's. */
@@ -32,7 +35,7 @@ export function newRunId(): string {
 }
 
 /** Why an item ended, for the agent's bookkeeping and tests. */
-export type ItemResult = { item: QueueItem; runId?: string; outcome?: RunOutcome; error?: string };
+export type ItemResult = { item: QueueItem; runId?: string; outcome?: RunOutcome; error?: string; stage?: string };
 
 /**
  * One queue item from pop to report: validate → ack → fetch job → image → run → monitor → report.
@@ -43,13 +46,18 @@ export class ItemTask {
   private handle: RunHandle | null = null;
   private interrupted = false;
   private readonly log: Logger;
+  private readonly observer: AgentObserver;
 
   constructor(
     readonly item: QueueItem,
     private readonly deps: ItemDeps,
   ) {
     this.log = deps.logger.child({ queue: item.queue, item: item.id });
-    this.done = this.execute();
+    this.observer = deps.observer ?? quietObserver;
+    this.done = this.execute().then((result) => {
+      this.observer.itemDone(result.outcome?.status ?? (result.stage ? "failed" : "not_acknowledged"), result.stage ?? (result.outcome ? "run" : "ack"));
+      return result;
+    });
   }
 
   /** The agent is shutting down: stop the run (or do not start it) and report the item interrupted. */
@@ -116,6 +124,7 @@ export class ItemTask {
     const entrypoint = command ?? nonEmpty(runSpec.overrides?.entry_point) ?? job.job.source.entrypoint ?? [];
     const args = nonEmpty(runSpec.overrides?.args) ?? [];
     this.log.info({ runId, resource, image }, "starting run");
+    const runStarted = Date.now();
     const handle = await runner.run({
       runId,
       runSpec,
@@ -131,7 +140,9 @@ export class ItemTask {
     this.handle = handle;
     if (this.interrupted) await handle.cancel("interrupted");
     await backend.markRunning(this.item, { runId, image });
-    return this.monitor(handle, runSpec, runId, config.stopped_run_timeout ?? 60);
+    const outcome = await this.monitor(handle, runSpec, runId, config.stopped_run_timeout ?? 60);
+    this.observer.runEnded(outcome.status, (Date.now() - runStarted) / 1000);
+    return outcome;
   }
 
   /** Image jobs run their image; base-image jobs and local processes need none built; the rest build (§2.2, §2.8). */
@@ -154,6 +165,7 @@ export class ItemTask {
       await this.deps.backend.warn(this.item, "build", `No builder configured. Using base image: ${image}`);
       return { image, mountCode: true };
     }
+    const buildStarted = Date.now();
     const result = await builder.build({
       runId,
       runSpec,
@@ -162,6 +174,7 @@ export class ItemTask {
       logger: this.log,
       warn: (message) => this.deps.backend.warn(this.item, "build", message),
     });
+    this.observer.build(result.built, (Date.now() - buildStarted) / 1000, result.uploadMs === undefined ? undefined : result.uploadMs / 1000);
     this.log.info({ image: result.image, built: result.built }, result.built ? "image built and pushed" : "image exists; build skipped");
     return { image: result.image, mountCode: false, command: result.command };
   }
@@ -211,7 +224,7 @@ export class ItemTask {
     } catch (err) {
       this.log.error({ err: errorMessage(err) }, "could not report the failure to the backend");
     }
-    return { item: this.item, runId, error: message };
+    return { item: this.item, runId, error: message, stage };
   }
 }
 

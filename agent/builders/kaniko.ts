@@ -148,9 +148,12 @@ export class KanikoBuilder implements Builder {
     try {
       const context = await createBuildContext(plan, job);
       let contextUri: string;
+      const uploadStarted = Date.now();
+      let uploadMs: number;
       try {
         log.info({ store: s.store }, "uploading build context");
         contextUri = await store.uploadContext(context.dir, `${runId}.tgz`, request.signal);
+        uploadMs = Date.now() - uploadStarted;
       } finally {
         await context.cleanup();
       }
@@ -194,7 +197,7 @@ export class KanikoBuilder implements Builder {
         await request.warn(`Some packages were not successfully installed during the build: ${buildLog.failedPackages.join("; ")}`);
       }
       log.info({ job: jobName }, "kaniko build finished");
-      return { image, built: true, tag: plan.tag, command: plan.command };
+      return { image, built: true, tag: plan.tag, command: plan.command, uploadMs };
     } finally {
       for (const [what, undo] of cleanups.reverse()) {
         try {

@@ -24,6 +24,8 @@ export interface BuildResult {
   tag: string;
   /** The command to start in the image when it differs from the job's (a `Dockerfile.wandb` beside an entry file in a subdirectory moves that file to the image's working directory, §2.3). */
   command?: string[];
+  /** How long uploading the build context took, for builders that upload one (kaniko). */
+  uploadMs?: number;
 }
 
 export interface Builder {
