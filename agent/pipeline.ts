@@ -91,7 +91,7 @@ export class ItemTask {
       return this.report(runSpec, runId, outcome);
     } catch (err) {
       if (this.interrupted) return this.report(runSpec, runId, { status: "interrupted", message: `the agent shut down: ${errorMessage(err)}` });
-      return this.failed(errorMessage(err), errorStage(err), runId);
+      return this.failed(errorMessage(err), errorStage(err), runId, errorLog(err));
     } finally {
       await job?.cleanup().catch((err) => this.log.warn({ err: errorMessage(err) }, "could not remove job files"));
     }
@@ -217,15 +217,25 @@ export class ItemTask {
     return { item: this.item, runId, outcome };
   }
 
-  private async failed(message: string, stage: ReturnType<typeof errorStage>, runId?: string): Promise<ItemResult> {
+  private async failed(message: string, stage: ReturnType<typeof errorStage>, runId?: string, log?: string): Promise<ItemResult> {
     this.log.error({ stage, runId }, message);
     try {
-      await this.deps.backend.fail(this.item, stage, message);
+      await this.deps.backend.fail(this.item, stage, message, log);
     } catch (err) {
       this.log.error({ err: errorMessage(err) }, "could not report the failure to the backend");
     }
     return { item: this.item, runId, error: message, stage };
   }
+}
+
+/** An item's error log: the error's stack and its causes (the official agent uploads its traceback). */
+export function errorLog(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    parts.push(e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join("\nCaused by: ");
 }
 
 /** Names of agent environment variables that are never substituted into resource args: a queue user must not be able to copy the agent's credentials into a job. */

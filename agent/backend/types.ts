@@ -73,8 +73,11 @@ export interface QueueBackend {
   isStopRequested(item: QueueItem, runSpec: RunSpec, runId: string): Promise<boolean>;
   /** The runner reported an end state; the backend records or reports it (and may requeue a preempted run). */
   complete(item: QueueItem, runSpec: RunSpec, runId: string, outcome: RunOutcome): Promise<void>;
-  /** The item failed before or while running, at `stage`, with a message the user can act on. */
-  fail(item: QueueItem, stage: FailureStage, message: string): Promise<void>;
+  /**
+   * The item failed before or while running, at `stage`, with a message the user can act on. `log` (the
+   * error's details: stack, causes, the run's last output) goes into the error log W&B links to the item.
+   */
+  fail(item: QueueItem, stage: FailureStage, message: string, log?: string): Promise<void>;
   /** A warning the user should see on the item, which does not fail it. */
   warn(item: QueueItem, stage: string, message: string): Promise<void>;
   /** Credentials launched runs receive (WANDB_BASE_URL, WANDB_API_KEY). */

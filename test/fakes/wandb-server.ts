@@ -65,6 +65,20 @@ export interface FakeRun {
   name: string;
   state: string;
   stopped: boolean;
+  /** What upsertBucket set: the run config (parsed JSONString), job type and host. */
+  config?: unknown;
+  jobType?: string | null;
+  host?: string | null;
+  /** Run files by path: created by createRunFiles, bytes PUT to their signed URL, then marked uploaded. */
+  files: Map<string, { bytes: Buffer | null; uploaded: boolean }>;
+}
+
+/** One request to the fake's storage (signed URLs, the artifact file handler), for assertions. */
+export interface StorageRequest {
+  method: string;
+  path: string;
+  status: number;
+  at: number;
 }
 
 export interface FakeArtifact {
@@ -79,6 +93,10 @@ export interface FakeArtifact {
   files: Map<string, Buffer>;
   /** Bytes served instead of the real ones (the manifest keeps the real digest). */
   served: Map<string, Buffer>;
+  /** Files the URL listing leaves out. */
+  unlisted: Set<string>;
+  /** Files whose next download is cut off halfway. */
+  dropOnce: Set<string>;
 }
 
 export type SweepState = "PENDING" | "RUNNING" | "PAUSED" | "CANCELED" | "FINISHED";
@@ -129,6 +147,14 @@ export interface FakeWandbOptions {
   leaseMs?: number;
   /** Answer popFromRunQueue's runSpec as a JSON string, as older servers do. */
   runSpecAsString?: boolean;
+  /** Lifetime of signed storage URLs (default one hour). */
+  signedUrlTtlMs?: number;
+  /** How an expired signed URL is refused: S3 (403 AccessDenied) or GCS (400 ExpiredToken). */
+  expiredUrlError?: "s3" | "gcs";
+  /** Headers createRunFiles returns (`Name:Value`); an upload without them is refused, as storage refuses it. */
+  uploadHeaders?: string[];
+  /** Artifact file bodies are sent in two halves this far apart, so downloads take time. */
+  storageChunkDelayMs?: number;
 }
 
 export interface FakeWandb {
@@ -146,7 +172,14 @@ export interface FakeWandb {
   corruptFile(artifactId: string, path: string, bytes: string | Buffer): void;
   setRun(run: Partial<FakeRun> & { entity: string; project: string; name: string }): FakeRun;
   run(entity: string, project: string, name: string): FakeRun | undefined;
+  /** Runs launched jobs created: every run but the agents' own runs in model-registry. */
+  jobRuns(): FakeRun[];
   addSweep(s: { entity?: string; project: string; name: string; state?: SweepState }): FakeSweep;
+  /** Leave one file of an artifact out of the file-URL listing (its direct URL is missing). */
+  unlistFile(artifactId: string, path: string): void;
+  /** The next download of this file sends half its bytes, then drops the connection. */
+  dropDownloadOnce(artifactId: string, path: string): void;
+  storageRequests: StorageRequest[];
   /** Fail the next `count` GraphQL requests (of `operation`, if given). */
   failNext(fault: Fault, opts?: { operation?: string; count?: number }): void;
   /** Fail every GraphQL request (of the listed operations) until cleared with null. */
@@ -173,8 +206,12 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
   const sockets = new Set<Socket>();
   let url = "";
 
-  const sign = (path: string) => createHmac("sha256", signingKey).update(path).digest("hex");
-  const signedUrl = (path: string) => `${url}${path}?sig=${sign(path)}`;
+  const storageRequests: StorageRequest[] = [];
+  const sign = (path: string, expires: string) => createHmac("sha256", signingKey).update(`${path}\n${expires}`).digest("hex");
+  const signedUrl = (path: string) => {
+    const expires = String(Date.now() + (options.signedUrlTtlMs ?? 3_600_000));
+    return `${url}${path}?expires=${expires}&sig=${sign(path, expires)}`;
+  };
   const md5b64 = (b: Buffer) => createHash("md5").update(b).digest("base64");
 
   // ---- queries and mutations ---------------------------------------------------------------
@@ -221,8 +258,8 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     aliases: a.aliases.map((alias) => ({ id: `${a.id}:${alias}`, alias })),
     artifactCollection: collectionObj(a.entity, a.project, a.collection),
     artifact: artifactObj(a),
-    files: ({ after, first }: { after?: string | null; first?: number | null }) => {
-      const names = [...a.files.keys()].sort();
+    files: ({ names: only, after, first }: { names?: string[] | null; after?: string | null; first?: number | null }) => {
+      const names = [...a.files.keys()].filter((n) => !a.unlisted.has(n) && (!only || only.includes(n))).sort();
       const start = after ? Number(Buffer.from(after, "base64").toString()) : 0;
       const page = names.slice(start, start + (first ?? 50));
       const end = start + page.length;
@@ -230,7 +267,7 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
         pageInfo: { endCursor: page.length ? Buffer.from(String(end)).toString("base64") : null, hasNextPage: end < names.length },
         edges: page.map((name) => ({
           cursor: Buffer.from(String(end)).toString("base64"),
-          node: { id: `file:${a.id}:${name}`, name, directUrl: signedUrl(`/storage/files/${encodeURIComponent(a.id)}/${encodeURIComponent(name)}`) },
+          node: { id: `file:${a.id}:${name}`, name, displayName: name, uploadUrl: null, directUrl: signedUrl(`/storage/files/${encodeURIComponent(a.id)}/${encodeURIComponent(name)}`) },
         })),
       };
     },
@@ -393,12 +430,59 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
       }
       return { sweep: sweepObj(sw), configValidationWarnings: [], inserted: false };
     },
-    upsertBucket: ({ input }: { input: { name?: string | null; project?: string | null; entityName?: string | null } }) => {
+    upsertBucket: ({ input }: { input: { name?: string | null; modelName?: string | null; entityName?: string | null; config?: string | null; jobType?: string | null; host?: string | null } }) => {
       const entity = input.entityName ?? viewerEntity;
-      if (!entity || !input.name || !input.project) throw fail("upsertBucket needs name, project and entity");
-      const existing = api.run(entity, input.project, input.name);
-      const run = api.setRun({ entity, project: input.project, name: input.name, state: "running", stopped: existing?.stopped ?? false });
-      return { bucket: { id: `run:${entity}/${run.project}/${run.name}`, name: run.name, state: run.state, stopped: run.stopped }, inserted: !existing };
+      if (!entity || !input.name || !input.modelName) throw fail("upsertBucket needs name, modelName and entityName");
+      let config: unknown;
+      if (input.config != null) {
+        try {
+          config = JSON.parse(input.config);
+        } catch {
+          throw fail("config is not a valid JSONString");
+        }
+      }
+      const existing = api.run(entity, input.modelName, input.name);
+      const run = api.setRun({ entity, project: input.modelName, name: input.name, state: "running", stopped: existing?.stopped ?? false });
+      if (input.config != null) run.config = config;
+      if (input.jobType != null) run.jobType = input.jobType;
+      if (input.host != null) run.host = input.host;
+      return {
+        bucket: {
+          id: `run:${entity}/${run.project}/${run.name}`,
+          name: run.name,
+          displayName: run.name,
+          state: run.state,
+          stopped: run.stopped,
+          config: run.config === undefined ? null : JSON.stringify(run.config),
+          project: () => projectObj(entity, run.project),
+        },
+        inserted: !existing,
+      };
+    },
+    createRunFiles: ({ input }: { input: { entityName: string; projectName: string; runName: string; files: string[] } }) => {
+      const run = api.run(input.entityName, input.projectName, input.runName);
+      if (!run) throw fail(`run ${input.entityName}/${input.projectName}/${input.runName} not found`);
+      for (const f of input.files) if (!run.files.has(f)) run.files.set(f, { bytes: null, uploaded: false });
+      return {
+        runID: `run:${run.entity}/${run.project}/${run.name}`,
+        uploadHeaders: options.uploadHeaders ?? [],
+        files: input.files.map((f) => ({
+          id: `runfile:${run.name}:${f}`,
+          name: f,
+          directUrl: signedUrl(runFilePath(run, f)),
+          uploadUrl: signedUrl(runFilePath(run, f)),
+        })),
+      };
+    },
+    markRunFilesUploaded: ({ input }: { input: { entityName: string; projectName: string; runName: string; files: string[] } }) => {
+      const run = api.run(input.entityName, input.projectName, input.runName);
+      if (!run) throw fail(`run ${input.entityName}/${input.projectName}/${input.runName} not found`);
+      for (const f of input.files) {
+        const file = run.files.get(f);
+        if (!file) throw fail(`file ${f} was never created for run ${run.name}`);
+        if (file.bytes) file.uploaded = true;
+      }
+      return { success: true };
     },
   };
 
@@ -504,8 +588,73 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     send(res, 200, { data: result.data, ...(result.errors?.length ? { errors: result.errors.map((e) => e.toJSON()) } : {}) });
   };
 
-  const handleStorage = (res: ServerResponse, path: string, sig: string | null) => {
-    if (sig !== sign(path)) return send(res, 403, "<Error><Code>SignatureDoesNotMatch</Code></Error>");
+  const runFilePath = (run: FakeRun, file: string) =>
+    `/storage/run-files/${[run.entity, run.project, run.name, file].map(encodeURIComponent).join("/")}`;
+  const xml = (res: ServerResponse, status: number, body: string) =>
+    res.writeHead(status, { "content-type": "application/xml" }).end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+  const refuseUrl = (res: ServerResponse, why: "signature" | "expired" | "header", expires: string, detail = "") => {
+    const requestId = randomBytes(8).toString("hex").toUpperCase();
+    if (why === "header") return xml(res, 400, `<Error><Code>MissingRequiredHeader</Code><Message>An HTTP header that's mandatory for this request is not specified.</Message><HeaderName>${detail}</HeaderName></Error>`);
+    if (why === "expired" && options.expiredUrlError === "gcs") {
+      return xml(res, 400, `<Error><Code>ExpiredToken</Code><Message>Invalid argument.</Message><Details>Request has expired: ${Math.floor(Number(expires) / 1000)}</Details></Error>`);
+    }
+    if (why === "expired") {
+      return xml(
+        res,
+        403,
+        `<Error><Code>AccessDenied</Code><Message>Request has expired</Message><Expires>${new Date(Number(expires)).toISOString()}</Expires>` +
+          `<ServerTime>${new Date().toISOString()}</ServerTime><RequestId>${requestId}</RequestId><HostId>fake</HostId></Error>`,
+      );
+    }
+    return xml(res, 403, `<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message><RequestId>${requestId}</RequestId></Error>`);
+  };
+
+  /** PUT of a run file to the URL createRunFiles gave. */
+  const handleUpload = async (req: IncomingMessage, res: ServerResponse, path: string, expires: string | null, sig: string | null) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (!expires || sig !== sign(path, expires)) return refuseUrl(res, "signature", expires ?? "0");
+    if (Date.now() >= Number(expires)) return refuseUrl(res, "expired", expires);
+    for (const h of options.uploadHeaders ?? []) {
+      const [name, value] = [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 1)];
+      if (req.headers[name.toLowerCase()] !== value) return refuseUrl(res, "header", expires, name);
+    }
+    const m = /^\/storage\/run-files\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+    const run = m ? api.run(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!), decodeURIComponent(m[3]!)) : undefined;
+    const file = run?.files.get(decodeURIComponent(m![4]!));
+    if (!file) return send(res, 404, "not found");
+    file.bytes = Buffer.concat(chunks);
+    res.writeHead(200).end();
+  };
+
+  /** W&B's own artifact file handler: authenticated with the key, it redirects to a fresh signed URL. */
+  const handleArtifactHandler = (req: IncomingMessage, res: ServerResponse, path: string) => {
+    const auth = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
+    const [user, key] = auth ? Buffer.from(auth[1]!, "base64").toString().split(/:(.*)/s) : [];
+    if (user !== "api" || key !== apiKey) return send(res, 401, { errors: [{ message: "user is not logged in" }] });
+    const parts = path.split("/").slice(1).map(decodeURIComponent);
+    let found: { a: FakeArtifact; name: string } | undefined;
+    const matches = (a: FakeArtifact, hex: string, base?: string) =>
+      [...a.files.entries()].find(([n, b]) => createHash("md5").update(b).digest("hex") === hex && (base === undefined || n.split("/").at(-1) === base));
+    if (parts[0] === "artifactsV2" && parts.length === 8) {
+      // artifactsV2/<region>/<entity>/<project>/<collection>/<birth artifact id>/<md5 hex>/<file name>
+      const [, , entity, project, collection, birthId, hex, base] = parts;
+      const a = state.artifacts.find((x) => x.id === birthId && x.entity === entity && x.project === project && x.collection === collection);
+      const hit = a && matches(a, hex!, base);
+      if (a && hit) found = { a, name: hit[0] };
+    } else if (parts[0] === "artifacts" && parts.length === 3) {
+      for (const a of state.artifacts.filter((x) => x.entity === parts[1])) {
+        const hit = matches(a, parts[2]!);
+        if (hit) found ??= { a, name: hit[0] };
+      }
+    }
+    if (!found) return send(res, 404, "not found");
+    res.writeHead(302, { location: signedUrl(`/storage/files/${encodeURIComponent(found.a.id)}/${encodeURIComponent(found.name)}`) }).end();
+  };
+
+  const handleStorage = (res: ServerResponse, path: string, expires: string | null, sig: string | null) => {
+    if (!expires || sig !== sign(path, expires)) return refuseUrl(res, "signature", expires ?? "0");
+    if (Date.now() >= Number(expires)) return refuseUrl(res, "expired", expires);
     const manifest = /^\/storage\/manifests\/([^/]+)$/.exec(path);
     if (manifest) {
       const a = state.artifacts.find((x) => x.id === decodeURIComponent(manifest[1]!));
@@ -520,8 +669,17 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
       const a = state.artifacts.find((x) => x.id === decodeURIComponent(file[1]!));
       const name = decodeURIComponent(file[2]!);
       const bytes = a?.served.get(name) ?? a?.files.get(name);
-      if (!bytes) return send(res, 404, "not found");
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length }).end(bytes);
+      if (!a || !bytes) return send(res, 404, "not found");
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length });
+      const half = Math.floor(bytes.length / 2);
+      if (a.dropOnce.delete(name)) {
+        res.write(bytes.subarray(0, half), () => res.socket?.destroy());
+        return;
+      }
+      const delay = options.storageChunkDelayMs ?? 0;
+      if (delay <= 0) return void res.end(bytes);
+      res.write(bytes.subarray(0, half));
+      setTimeout(() => res.end(bytes.subarray(half)), delay);
       return;
     }
     send(res, 404, "not found");
@@ -531,8 +689,19 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     const u = new URL(req.url ?? "/", "http://fake");
     if (req.method === "POST" && u.pathname === "/graphql") {
       handleGraphql(req, res).catch((err: unknown) => send(res, 500, { errors: [{ message: `fake crashed: ${(err as Error).message}` }] }));
-    } else if (req.method === "GET" && u.pathname.startsWith("/storage/")) {
-      handleStorage(res, u.pathname, u.searchParams.get("sig"));
+    } else if (u.pathname.startsWith("/storage/") || u.pathname.startsWith("/artifacts")) {
+      const record: StorageRequest = { method: req.method ?? "", path: u.pathname, status: 0, at: Date.now() };
+      storageRequests.push(record);
+      res.on("finish", () => (record.status = res.statusCode));
+      if (req.method === "PUT" && u.pathname.startsWith("/storage/run-files/")) {
+        handleUpload(req, res, u.pathname, u.searchParams.get("expires"), u.searchParams.get("sig")).catch((err: unknown) => send(res, 500, `fake crashed: ${(err as Error).message}`));
+      } else if (req.method === "GET" && u.pathname.startsWith("/storage/")) {
+        handleStorage(res, u.pathname, u.searchParams.get("expires"), u.searchParams.get("sig"));
+      } else if (req.method === "GET") {
+        handleArtifactHandler(req, res, u.pathname);
+      } else {
+        send(res, 405, "method not allowed");
+      }
     } else {
       send(res, 404, { errors: [{ message: `no route ${req.method} ${u.pathname}` }] });
     }
@@ -578,6 +747,8 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
         state: a.state ?? "COMMITTED",
         files: new Map(Object.entries(a.files).map(([p, b]) => [p, Buffer.from(b)])),
         served: new Map(),
+        unlisted: new Set(),
+        dropOnce: new Set(),
       };
       state.artifacts.push(art);
       return art;
@@ -590,18 +761,30 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     setRun(run) {
       let r = api.run(run.entity, run.project, run.name);
       if (!r) {
-        r = { entity: run.entity, project: run.project, name: run.name, state: "running", stopped: false };
+        r = { entity: run.entity, project: run.project, name: run.name, state: "running", stopped: false, files: new Map() };
         state.runs.push(r);
       }
       if (run.state !== undefined) r.state = run.state;
       if (run.stopped !== undefined) r.stopped = run.stopped;
       return r;
     },
+    storageRequests,
+    unlistFile(artifactId, path) {
+      const a = state.artifacts.find((x) => x.id === artifactId);
+      if (!a?.files.has(path)) throw new Error(`fake: artifact ${artifactId} has no file ${path}`);
+      a.unlisted.add(path);
+    },
+    dropDownloadOnce(artifactId, path) {
+      const a = state.artifacts.find((x) => x.id === artifactId);
+      if (!a?.files.has(path)) throw new Error(`fake: artifact ${artifactId} has no file ${path}`);
+      a.dropOnce.add(path);
+    },
     addSweep(sw) {
       const created: FakeSweep = { id: newId("Sweep"), entity: sw.entity ?? viewerEntity ?? "fake-entity", project: sw.project, name: sw.name, state: sw.state ?? "RUNNING", stateHistory: [] };
       state.sweeps.push(created);
       return created;
     },
+    jobRuns: () => state.runs.filter((r) => r.project !== "model-registry"),
     run: (entity, project, name) => state.runs.find((r) => r.entity === entity && r.project === project && r.name === name),
     failNext(fault, opts = {}) {
       pending.push({ fault, operation: opts.operation, remaining: opts.count ?? 1 });

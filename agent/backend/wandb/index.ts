@@ -21,6 +21,8 @@ export { resolveCredentials } from "./credentials.js";
 
 /** Our version, reported at registration unless WANDB_AGENT_VERSION names another. */
 export const AGENT_VERSION = "wandb-launch-infra@0.1.0";
+/** The job type of the agent's own run, as the official agent names it. */
+export const AGENT_RUN_JOB_TYPE = "sweep-controller";
 /** A preempted run is pushed back at most this many times (reference §7.4). */
 export const MAX_RESUMES = 5;
 
@@ -69,6 +71,10 @@ class WandbBackend implements QueueBackend {
   #entity: string | null = null;
   #agentId: string | null = null;
   #heartbeats = 0;
+  /** The agent's own W&B run (reference §7.2 step 7), where failed items' error logs are uploaded; null until created. */
+  #agentRun: { entity: string; project: string; name: string } | null = null;
+  #agentRunConfig: Record<string, unknown> = {};
+  #agentName: string | null = null;
   /** Acked scheduler items not yet finished, for max_schedulers. */
   readonly #schedulers = new Set<string>();
 
@@ -179,6 +185,9 @@ class WandbBackend implements QueueBackend {
     }
     const agent = (await api.request(ops.LaunchAgent, { agentId: this.#agentId })).launchAgent;
     const identity = { id: this.#agentId, name: agent?.name ?? this.#agentId, entity };
+    this.#agentName = identity.name;
+    this.#agentRunConfig = sent;
+    await this.#ensureAgentRun();
     this.#log.info({ agent: identity.name, entity, queues, baseUrl: api.baseUrl }, "registered with W&B");
     return identity;
   }
@@ -330,9 +339,11 @@ class WandbBackend implements QueueBackend {
     }
   }
 
-  async fail(item: QueueItem, stage: FailureStage, message: string): Promise<void> {
+  async fail(item: QueueItem, stage: FailureStage, message: string, log?: string): Promise<void> {
     this.#schedulers.delete(item.id);
-    const res = await this.#api.request(ops.FailRunQueueItem, { runQueueItemId: item.id, message, stage, filePaths: null });
+    const contents = `${new Date().toISOString()} run queue item ${item.id} failed at stage ${stage}\n\n${log ?? message}\n`;
+    const filePaths = await this.#attach(item, "error", "error.log", contents);
+    const res = await this.#api.request(ops.FailRunQueueItem, { runQueueItemId: item.id, message, stage, filePaths });
     if (!res.failRunQueueItem?.success) this.#log.warn({ item: item.id, stage }, "W&B did not accept the failure report");
   }
 
@@ -350,6 +361,62 @@ class WandbBackend implements QueueBackend {
     // Stop retries in flight so an outage cannot hold up shutdown; KILLED then gets one attempt.
     this.#transport.close();
     await this.#reportStatus("KILLED");
+  }
+
+  /**
+   * The agent's run, as `wandb.init(project="model-registry", id=<agent name>, job_type="sweep-controller")`
+   * creates it, with the agent's config. Created at start; a failure only costs the error-log links, so it is
+   * logged and tried again when a log is next attached.
+   */
+  async #ensureAgentRun(): Promise<{ entity: string; project: string; name: string } | null> {
+    if (this.#agentRun) return this.#agentRun;
+    const entity = this.#entity;
+    const name = this.#agentName;
+    if (!entity || !name) return null;
+    try {
+      // W&B run config format: every key wrapped as {desc, value}.
+      const config = Object.fromEntries(Object.entries(this.#agentRunConfig).map(([k, v]) => [k, { desc: null, value: v }]));
+      const res = await this.#api.request(ops.UpsertBucket, {
+        name,
+        project: ops.LAUNCH_PROJECT,
+        entity,
+        config: JSON.stringify(config),
+        host: this.#opts.hostname ?? osHostname(),
+        jobType: AGENT_RUN_JOB_TYPE,
+      });
+      const bucket = res.upsertBucket?.bucket;
+      if (!bucket) throw new WandbApiError("UpsertBucket", "W&B returned no run");
+      this.#agentRun = { entity: bucket.project?.entity.name ?? entity, project: bucket.project?.name ?? ops.LAUNCH_PROJECT, name: bucket.name };
+      this.#log.debug({ run: `${entity}/${ops.LAUNCH_PROJECT}/${name}` }, "created the agent's run");
+      return this.#agentRun;
+    } catch (err) {
+      if (err instanceof WandbAuthError) throw err;
+      this.#log.warn({ err: errorMessage(err) }, "could not create the agent's W&B run; failed items will not link to an error log until it can be created");
+      return null;
+    }
+  }
+
+  /**
+   * Upload `contents` to the agent's run as `<item id>/<kind>/<file>` (the official agent's layout) and return
+   * the path for `filePaths`; null when it could not be uploaded (the failure is still reported, without it).
+   */
+  async #attach(item: QueueItem, kind: "error" | "warning", file: string, contents: string): Promise<string[] | null> {
+    try {
+      const run = await this.#ensureAgentRun();
+      if (!run) return null;
+      const path = `${item.id}/${kind}/${file}`;
+      const target = { entity: run.entity, project: run.project, run: run.name, files: [path] };
+      const created = (await this.#api.request(ops.CreateRunFiles, target)).createRunFiles;
+      const url = created?.files.find((f) => f.name === path)?.uploadUrl;
+      if (!created || !url) throw new WandbApiError("CreateRunFiles", `W&B gave no upload URL for ${path}`);
+      await this.#api.upload(url, Buffer.from(contents, "utf8"), parseUploadHeaders(created.uploadHeaders), path);
+      await this.#api.request(ops.MarkRunFilesUploaded, target);
+      return [path];
+    } catch (err) {
+      if (err instanceof WandbAuthError) throw err;
+      this.#log.warn({ item: item.id, err: errorMessage(err) }, `could not upload ${file} for the item; reporting it without the file`);
+      return null;
+    }
   }
 
   /** A sweep's runs start only while it is RUNNING or PAUSED (reference §7.4 step 4); checked after the ack, as the official agent does. */
@@ -458,6 +525,16 @@ export function parseRunSpec(raw: unknown): unknown {
   } catch {
     return raw;
   }
+}
+
+/** wandb-core's form of upload headers: `Name:Value` strings. */
+export function parseUploadHeaders(lines: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return headers;
 }
 
 function targetProject(runSpec: RunSpec): string | null {

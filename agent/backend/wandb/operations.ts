@@ -292,3 +292,53 @@ export const UpsertSweep = operation(
 }`,
   z.object({ upsertSweep: z.object({ sweep: z.object({ name: z.string() }).nullish() }).nullish() }),
 );
+
+/* The agent's own run (reference §7.2 step 7, §7.5): `wandb.init` in model-registry named after the agent, used
+ * as a file store for the error logs that failed items link to. Files go up as wandb-core uploads files outside
+ * a live run: CreateRunFiles → PUT to the signed URL → MarkRunFilesUploaded. */
+
+export const UpsertBucket = operation(
+  "UpsertBucket",
+  `mutation UpsertBucket($name: String, $project: String, $entity: String, $config: JSONString, $host: String, $jobType: String) {
+  upsertBucket(input: { name: $name, modelName: $project, entityName: $entity, config: $config, host: $host, jobType: $jobType }) {
+    bucket { id name project { name entity { name } } }
+    inserted
+  }
+}`,
+  z.object({
+    upsertBucket: z
+      .object({
+        bucket: z.object({ id: z.string(), name: z.string(), project: z.object({ name: z.string(), entity: z.object({ name: z.string() }) }).nullish() }).nullish(),
+        inserted: z.boolean().nullish(),
+      })
+      .nullish(),
+  }),
+);
+
+export const CreateRunFiles = operation(
+  "CreateRunFiles",
+  `mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
+  createRunFiles(input: { entityName: $entity, projectName: $project, runName: $run, files: $files }) {
+    runID
+    uploadHeaders
+    files { name uploadUrl }
+  }
+}`,
+  z.object({
+    createRunFiles: z
+      .object({
+        runID: z.string(),
+        uploadHeaders: z.array(z.string()),
+        files: z.array(z.object({ name: z.string(), uploadUrl: z.string().nullish() })),
+      })
+      .nullish(),
+  }),
+);
+
+export const MarkRunFilesUploaded = operation(
+  "MarkRunFilesUploaded",
+  `mutation MarkRunFilesUploaded($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
+  markRunFilesUploaded(input: { entityName: $entity, projectName: $project, runName: $run, files: $files }) { success }
+}`,
+  z.object({ markRunFilesUploaded: Success.nullish() }),
+);

@@ -232,6 +232,25 @@ export class WandbTransport {
     }, this.timings.downloadTimeoutMs);
   }
 
+  /**
+   * PUT `body` to a signed upload URL with the headers W&B asked for (run files). As with downloads, the key
+   * goes only to the W&B host, never to the storage behind the URL.
+   */
+  async upload(url: string, body: Buffer, headers: Record<string, string>, what: string): Promise<void> {
+    const sameHost = new URL(url, this.baseUrl).origin === new URL(this.baseUrl).origin;
+    await this.#withRetries(`upload ${what}`, {}, async (signal) => {
+      const res = await fetch(new URL(url, this.baseUrl), {
+        method: "PUT",
+        headers: { ...headers, "user-agent": this.#userAgent, ...(sameHost ? { authorization: this.#auth } : {}) },
+        body,
+        signal,
+      });
+      const text = await res.text();
+      if (res.status === 401 && sameHost) throw new WandbAuthError(this.baseUrl);
+      if (!res.ok) throw new AttemptError(`HTTP ${res.status} ${text.slice(0, 200).replace(/\s+/g, " ")}`.trim(), isRetryableStatus(res.status), res.status);
+    });
+  }
+
   async #withRetries<T>(
     what: string,
     opts: CallOptions,

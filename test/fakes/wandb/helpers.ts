@@ -85,7 +85,7 @@ const res = await fetch(env.WANDB_BASE_URL + "/graphql", {
   headers: { authorization: auth, "content-type": "application/json" },
   body: JSON.stringify({
     operationName: "UpsertBucket",
-    query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, project: $project, entityName: $entity }) { bucket { id name } inserted } }",
+    query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, modelName: $project, entityName: $entity }) { bucket { id name } inserted } }",
     variables: { name: env.WANDB_RUN_ID, project: env.WANDB_PROJECT, entity: env.WANDB_ENTITY },
   }),
 });

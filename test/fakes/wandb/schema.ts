@@ -68,6 +68,12 @@ type RunQueue {
 type Run {
   id: ID!
   name: String!
+  displayName: String
+  description: String
+  config: JSONString
+  sweepName: String
+  project: Project
+  historyLineCount: Int
   state: String
   stopped: Boolean
 }
@@ -121,7 +127,7 @@ type Artifact {
 }
 
 type ArtifactManifest { id: ID! file: File! }
-type File { id: ID! name: String! directUrl: String! }
+type File { id: ID! name: String! displayName: String directUrl: String! uploadUrl: String }
 type FileConnection { pageInfo: PageInfo! edges: [FileEdge!]! }
 type FileEdge { node: File cursor: String }
 type PageInfo { endCursor: String hasNextPage: Boolean! }
@@ -179,11 +185,23 @@ type PushToRunQueueByNamePayload { runQueueItemId: ID! runSpec: JSONString }
 input UpsertBucketInput {
   id: String
   name: String
-  project: String
+  groupName: String
+  modelName: String
   entityName: String
+  description: String
   displayName: String
+  notes: String
   config: JSONString
+  commit: String
+  host: String
+  debug: Boolean
+  jobProgram: String
+  jobRepo: String
   jobType: String
+  state: String
+  sweep: String
+  tags: [String!]
+  summaryMetrics: JSONString
 }
 type UpsertBucketPayload { bucket: Run inserted: Boolean }
 
@@ -203,6 +221,12 @@ input UpsertSweepInput {
 }
 type UpsertSweepPayload { sweep: Sweep configValidationWarnings: [String!]! inserted: Boolean }
 
+input CreateRunFilesInput { entityName: String! projectName: String! runName: String! files: [String!]! }
+type CreateRunFilesPayload { runID: ID! uploadHeaders: [String!]! files: [File!]! }
+
+input MarkRunFilesUploadedInput { entityName: String! projectName: String! runName: String! files: [String!]! }
+type MarkRunFilesUploadedPayload { success: Boolean! }
+
 type Mutation {
   createRunQueue(input: CreateRunQueueInput!): CreateRunQueuePayload
   createLaunchAgent(input: CreateLaunchAgentInput!): CreateLaunchAgentPayload
@@ -214,6 +238,8 @@ type Mutation {
   pushToRunQueueByName(input: PushToRunQueueByNameInput!): PushToRunQueueByNamePayload
   upsertBucket(input: UpsertBucketInput!): UpsertBucketPayload
   upsertSweep(input: UpsertSweepInput!): UpsertSweepPayload
+  createRunFiles(input: CreateRunFilesInput!): CreateRunFilesPayload
+  markRunFilesUploaded(input: MarkRunFilesUploadedInput!): MarkRunFilesUploadedPayload
 }
 `;
 
@@ -241,7 +267,13 @@ export const ALLOWED_OPERATIONS: Readonly<Record<string, { kind: "query" | "muta
   ArtifactByID: { kind: "query", variables: ["id"] },
   FetchArtifactManifest: { kind: "query", variables: ["id"] },
   GetArtifactMembershipFileUrls: { kind: "query", variables: ["entity", "project", "collection", "alias", "cursor?", "perPage?"] },
-  UpsertBucket: { kind: "mutation", variables: ["name", "project", "entity"] },
+  // wandb-core's run upsert declares all of these; runs and the agent send a few.
+  UpsertBucket: {
+    kind: "mutation",
+    variables: ["name", "project", "entity", "id?", "groupName?", "description?", "displayName?", "notes?", "commit?", "config?", "host?", "debug?", "program?", "repo?", "jobType?", "state?", "sweep?", "tags?", "summaryMetrics?"],
+  },
+  CreateRunFiles: { kind: "mutation", variables: ["entity", "project", "run", "files"] },
+  MarkRunFilesUploaded: { kind: "mutation", variables: ["entity", "project", "run", "files"] },
   GetSweepState: { kind: "query", variables: ["entity", "project", "sweep"] },
   UpsertSweep: { kind: "mutation", variables: ["id", "state", "entityName", "projectName"] },
 };

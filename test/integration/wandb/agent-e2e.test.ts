@@ -54,8 +54,12 @@ describe("the agent loop against the fake W&B", () => {
     }
     const failed = fake.item(a2.id)!;
     expect(failed.state).toBe("FAILED");
-    expect(failed.failure).toMatchObject({ stage: "run", filePaths: null });
+    // The failure links to its error log, uploaded to the agent's own run (reference §7.5).
+    expect(failed.failure).toMatchObject({ stage: "run", filePaths: [`${a2.id}/error/error.log`] });
     expect(failed.failure!.message).toMatch(/exited with code 3/);
+    const agentRun = fake.run("fake-entity", "model-registry", fake.state.agents[0]!.name)!;
+    expect(agentRun.files.get(`${a2.id}/error/error.log`)?.uploaded).toBe(true);
+    expect(agentRun.files.get(`${a2.id}/error/error.log`)?.bytes?.toString()).toMatch(/failed at stage run[\s\S]*exited with code 3/);
 
     const agentRec = fake.state.agents[0]!;
     agentRec.stopPolling = true;
@@ -67,7 +71,7 @@ describe("the agent loop against the fake W&B", () => {
     expect(ops.indexOf("ackRunQueueItem")).toBeLessThan(ops.indexOf("ArtifactMembershipByName"));
     expect(ops.filter((o) => o === "ArtifactMembershipByName").length).toBe(3);
     // Registration happened once, first.
-    expect(fake.calls.slice(0, 5).map((c) => c.operation)).toEqual(["Viewer", "ProjectRunQueues", "createLaunchAgent", "EntityIsTeam", "LaunchAgent"]);
+    expect(fake.calls.slice(0, 6).map((c) => c.operation)).toEqual(["Viewer", "ProjectRunQueues", "createLaunchAgent", "EntityIsTeam", "LaunchAgent", "UpsertBucket"]);
   });
 
   it("fails a malformed runSpec item at stage agent and goes on with the next one", async () => {
@@ -91,7 +95,10 @@ describe("the agent loop against the fake W&B", () => {
     const { agent, exit, done } = await startAgent({ queues: ["q1"] });
     await until(() => done.length === 1, 20_000, "the item");
     expect(fake.item(item.id)!.failure!.message).toMatch(/file job\.mjs does not match its manifest digest/);
-    expect(fake.state.runs).toHaveLength(0);
+    expect(fake.jobRuns()).toHaveLength(0);
+    // Its error log carries the stack, as the official agent's carries the traceback.
+    const log = fake.run("fake-entity", "model-registry", fake.state.agents[0]!.name)!.files.get(`${item.id}/error/error.log`)!.bytes!.toString();
+    expect(log).toMatch(/failed at stage agent\n\nLaunchError: Artifact .* file job\.mjs does not match its manifest digest[\s\S]*\n +at /);
     agent.stop("test over");
     await exit;
   });
@@ -100,7 +107,7 @@ describe("the agent loop against the fake W&B", () => {
     fake.addQueue("q1");
     const long = fake.push("q1", spec({ sleep_ms: 2_500 }));
     const { agent, exit, done } = await startAgent({ queues: ["q1"], max_jobs: 2 });
-    await until(() => fake.state.runs.length === 1, 20_000, "the first run to start");
+    await until(() => fake.jobRuns().length === 1, 20_000, "the first run to start");
 
     const outageStart = fake.calls.length;
     fake.setOutage({ kind: "status", status: 500 });
@@ -116,7 +123,7 @@ describe("the agent loop against the fake W&B", () => {
     await until(() => done.length === 2, 30_000, "both items");
     expect(fake.item(long.id)!.state).toBe("CLAIMED"); // finished, its run seen, nothing failed
     expect(fake.item(after.id)!.state).toBe("CLAIMED");
-    expect(fake.state.runs).toHaveLength(2);
+    expect(fake.jobRuns()).toHaveLength(2);
     agent.stop("test over");
     expect(await exit).toBe(0);
     expect(fake.state.agents[0]!.status).toBe("KILLED");
@@ -126,7 +133,7 @@ describe("the agent loop against the fake W&B", () => {
     fake.addQueue("q1");
     const item = fake.push("q1", spec({ sleep_ms: 400 }));
     const { agent, exit, done } = await startAgent({ queues: ["q1"], stopped_run_timeout: 10 });
-    await until(() => fake.state.runs.length === 1, 20_000, "the run to start");
+    await until(() => fake.jobRuns().length === 1, 20_000, "the run to start");
     agent.stop("received SIGTERM");
     expect(await exit).toBe(0);
     expect(done.map((r) => r.outcome?.status)).toEqual(["finished"]);
@@ -138,8 +145,8 @@ describe("the agent loop against the fake W&B", () => {
     fake.addQueue("q1");
     const item = fake.push("q1", spec({ sleep_ms: 60_000 }));
     const { agent, exit, done } = await startAgent({ queues: ["q1"], stopped_run_timeout: 0 });
-    await until(() => fake.state.runs.length === 1, 20_000, "the run to start");
-    fake.state.runs[0]!.stopped = true;
+    await until(() => fake.jobRuns().length === 1, 20_000, "the run to start");
+    fake.jobRuns()[0]!.stopped = true;
     await until(() => done.length === 1, 20_000, "the run to be cancelled");
     expect(done[0]!.outcome?.status).toBe("stopped");
     expect(fake.item(item.id)!.state).toBe("CLAIMED");

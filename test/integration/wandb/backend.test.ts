@@ -36,7 +36,7 @@ describe("registration (reference §7.2)", () => {
     const q2 = fake.addQueue("q2");
     const b = await backend({ config: { queues: ["q1", "q2"], max_jobs: 3 }, env: { WANDB_AGENT_VERSION: "v9.9-test" } });
     const identity = await b.start(["q1", "q2"]);
-    expect(fake.calls.map((c) => c.operation)).toEqual(["Viewer", "ProjectRunQueues", "createLaunchAgent", "EntityIsTeam", "LaunchAgent"]);
+    expect(fake.calls.map((c) => c.operation)).toEqual(["Viewer", "ProjectRunQueues", "createLaunchAgent", "EntityIsTeam", "LaunchAgent", "UpsertBucket"]);
     expect(fake.callsTo("ProjectRunQueues")[0]!.variables).toEqual({ entity: "fake-entity", projectName: "model-registry" });
     const agent = fake.state.agents[0]!;
     expect(identity).toEqual({ id: agent.id, name: agent.name, entity: "fake-entity" });
@@ -147,7 +147,7 @@ describe("loop calls (reference §7.3)", () => {
     expect(item.runSpec).toBe("{not json");
     expect(RunSpecSchema.safeParse(item.runSpec).success).toBe(false);
     await b.fail(item, "agent", "invalid run spec: runSpec must be a JSON object");
-    expect(fake.item(item.id)!.failure).toEqual({ message: "invalid run spec: runSpec must be a JSON object", stage: "agent", filePaths: null });
+    expect(fake.item(item.id)!.failure).toEqual({ message: "invalid run spec: runSpec must be a JSON object", stage: "agent", filePaths: [`${item.id}/error/error.log`] });
   });
 
   it("fails items with stage and message, and records warnings", async () => {
@@ -157,7 +157,7 @@ describe("loop calls (reference §7.3)", () => {
     await b.fail(item, "build", "docker build failed: exit 1");
     expect(fake.item(item.id)).toMatchObject({
       state: "FAILED",
-      failure: { message: "docker build failed: exit 1", stage: "build", filePaths: null },
+      failure: { message: "docker build failed: exit 1", stage: "build", filePaths: [`${item.id}/error/error.log`] },
       warnings: [{ message: "No builder configured", stage: "build", filePaths: [] }],
     });
   });
@@ -232,7 +232,11 @@ describe("completion (reference §7.4, §7.5)", () => {
   it("finished but wandb.init never ran: RunState with backoff, then failed at stage run", async () => {
     await b.complete(item, rs(), "r1", { status: "finished", exitCode: 0 });
     expect(fake.callsTo("RunState")).toHaveLength(4); // first look + three backoff steps (compressed)
-    expect(fake.item(item.id)!.failure).toEqual({ message: "The submitted job exited successfully but failed to call wandb.init", stage: "run", filePaths: null });
+    expect(fake.item(item.id)!.failure).toEqual({
+      message: "The submitted job exited successfully but failed to call wandb.init",
+      stage: "run",
+      filePaths: [`${item.id}/error/error.log`],
+    });
   });
 
   it("failed: reported at stage run with the runner's message", async () => {

@@ -36,7 +36,7 @@ const JOB = `
 const env = process.env;
 const auth = "Basic " + Buffer.from("api:" + env.WANDB_API_KEY).toString("base64");
 const r = await fetch(env.WANDB_BASE_URL + "/graphql", { method: "POST", headers: { authorization: auth, "content-type": "application/json" },
-  body: JSON.stringify({ operationName: "UpsertBucket", query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, project: $project, entityName: $entity }) { inserted } }",
+  body: JSON.stringify({ operationName: "UpsertBucket", query: "mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, modelName: $project, entityName: $entity }) { inserted } }",
     variables: { name: env.WANDB_RUN_ID, project: env.WANDB_PROJECT, entity: env.WANDB_ENTITY } }) });
 process.exit(r.ok ? 0 : 9);
 `;
@@ -62,7 +62,7 @@ describe("launch-agent against W&B (the fake)", () => {
     const r = await runBin(["-q", "Q", "--exit-when-idle"], { HOME: home, WANDB_BASE_URL: fake.url, WANDB_API_KEY: fake.apiKey });
     expect(r.code, r.out).toBe(0);
     expect(fake.item(item.id)!.state).toBe("CLAIMED");
-    expect(fake.state.runs).toHaveLength(1);
+    expect(fake.jobRuns()).toHaveLength(1);
     expect(fake.state.agents[0]!.status).toBe("KILLED");
     expect(r.out).not.toContain(fake.apiKey);
   });

@@ -36,7 +36,7 @@ it("keeps a job running through two minutes of 500s and hangs, reports it, and r
   const agent = composeAgent({ config, backend: fx.backend, logger: silentLogger, overrides: { onItemDone: (r) => done.push(r) } });
   let exited = false;
   const exit = agent.run().finally(() => (exited = true));
-  await until(() => fake.state.runs.length === 1, 60_000, "the first run to start");
+  await until(() => fake.jobRuns().length === 1, 60_000, "the first run to start");
 
   const outageStart = fake.calls.length;
   const started = Date.now();
@@ -62,7 +62,7 @@ it("keeps a job running through two minutes of 500s and hangs, reports it, and r
   expect(done.map((r) => r.outcome?.status)).toEqual(["finished", "finished"]);
   expect(fake.item(during.id)!.failure).toBeUndefined();
   expect(fake.item(after.id)!.state).toBe("CLAIMED");
-  expect(fake.state.runs).toHaveLength(2);
+  expect(fake.jobRuns()).toHaveLength(2);
   agent.stop("test over");
   expect(await exit).toBe(0);
   expect(fake.state.agents[0]!.status).toBe("KILLED");
