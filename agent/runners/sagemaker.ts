@@ -9,6 +9,7 @@ import { SAGEMAKER_ENV_SHARD_LIMIT } from "../jobs/run-env.js";
 import type { RunSpec } from "../jobs/run-spec.js";
 import { checkRunSpecSafety } from "./managed-safety.js";
 import { buildTrainingJobRequest, requireSageMakerKeys } from "./sagemaker-request.js";
+import { sleep } from "../pipeline.js";
 import type { LaunchRequest, RunHandle, Runner } from "./types.js";
 
 /** Where SageMaker writes training logs; one stream per instance, `<job>/algo-<n>-<time>`. */
@@ -206,17 +207,4 @@ export class SageMakerRunner implements Runner {
       return "";
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

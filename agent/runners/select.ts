@@ -5,7 +5,7 @@ import { LocalProcessRunner } from "./local-process.js";
 import type { Runner } from "./types.js";
 
 /** The resources this agent can run on, by the names run specs use. */
-export const SUPPORTED_RESOURCES = ["local-process", "local-container", "kubernetes", "sagemaker"] as const;
+export const SUPPORTED_RESOURCES = ["local-process", "local-container", "kubernetes", "sagemaker", "vertex", "gcp-vertex"] as const;
 
 export interface RunnerContext {
   config: AgentConfig;
@@ -31,6 +31,11 @@ export async function createRunner(resource: string, ctx: RunnerContext): Promis
     case "sagemaker": {
       const { SageMakerRunner } = await import("./sagemaker.js");
       return new SageMakerRunner({ config: ctx.config });
+    }
+    case "vertex":
+    case "gcp-vertex": {
+      const { VertexRunner } = await import("./vertex.js");
+      return new VertexRunner({ config: ctx.config });
     }
     default:
       throw new LaunchError(
