@@ -46,6 +46,14 @@ const common = {
   agentImagePlatforms: list(z.enum(["linux/amd64", "linux/arm64"])).optional(),
   kanikoImage: z.string().min(1).optional(),
   replicas: z.coerce.number().int().min(1).max(10).optional(),
+  /** RBAC rules in the run namespaces on top of the defaults, e.g. for custom resources (Volcano, JobSet, Kubeflow). */
+  extraTargetRules: list(
+    z.strictObject({
+      apiGroups: z.array(z.string()).min(1),
+      resources: z.array(z.string().min(1)).min(1),
+      verbs: z.array(z.enum(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"])).min(1),
+    }),
+  ).optional(),
 };
 
 // Lifecycle settings of what the stack creates; the kubernetes kind creates no registry or bucket.

@@ -174,6 +174,7 @@ export function runProgram(): StackOutputs {
     createNamespace: cfg.createNamespace,
     serviceAccountName: cfg.serviceAccountName,
     targetNamespaces: cfg.targetNamespaces,
+    extraTargetRules: cfg.extraTargetRules,
     apiKey: cfg.apiKey !== undefined ? secrets.requireSecret("apiKey") : undefined,
     apiKeySecretName: cfg.apiKeySecretName,
     apiKeySecretKey: cfg.apiKeySecretKey,

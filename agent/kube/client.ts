@@ -13,6 +13,8 @@ export interface KubeClients {
   readonly config: k8s.KubeConfig;
   readonly batch: k8s.BatchV1Api;
   readonly core: k8s.CoreV1Api;
+  /** Custom resources (Volcano Jobs, JobSets, Kubeflow jobs, …). */
+  readonly custom: k8s.CustomObjectsApi;
   readonly watch: k8s.Watch;
   /** The namespace of the current kube context, when it names one. */
   readonly contextNamespace: string | null;
@@ -35,6 +37,7 @@ export function kubeClientsFrom(config: k8s.KubeConfig): KubeClients {
     config,
     batch: config.makeApiClient(k8s.BatchV1Api),
     core: config.makeApiClient(k8s.CoreV1Api),
+    custom: config.makeApiClient(k8s.CustomObjectsApi),
     watch: new k8s.Watch(config),
     contextNamespace,
   };

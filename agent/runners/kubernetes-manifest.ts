@@ -90,10 +90,8 @@ export function buildRunJob(input: RunJobInput): V1Job {
   const raw = structuredClone(input.resourceArgs);
   const apiVersion = raw.apiVersion ?? "batch/v1";
   if (apiVersion !== "batch/v1" && apiVersion !== "batch/v1beta1") {
-    throw new LaunchError(
-      `resource_args.kubernetes.apiVersion ${JSON.stringify(apiVersion)}: custom resources (Volcano, JobSet, Kubeflow, …) are not supported by this agent; use a batch/v1 Job manifest`,
-      "run",
-    );
+    // Custom resources go through buildCustomObject (kubernetes-custom.ts), never here.
+    throw new LaunchError(`resource_args.kubernetes.apiVersion ${JSON.stringify(apiVersion)} is not a batch/v1 Job`, "run");
   }
   if (raw.kind !== undefined && raw.kind !== "Job") {
     throw new LaunchError(`resource_args.kubernetes.kind ${JSON.stringify(raw.kind)} is not supported: the kubernetes resource runs a batch/v1 Job (kind: Job)`, "run");

@@ -94,9 +94,15 @@ export async function deleteApiKeySecret(core: CoreV1Api, name: string, namespac
  * Make the Job the Secret's owner, so the garbage collector removes the Secret with the Job (its
  * TTL, a `kubectl delete`, or an agent that died before cleaning up). The official agent leaks it then.
  */
-export async function ownSecretByJob(core: CoreV1Api, name: string, namespace: string, job: { name: string; uid: string }): Promise<void> {
+export async function ownSecretByJob(
+  core: CoreV1Api,
+  name: string,
+  namespace: string,
+  job: { name: string; uid: string; apiVersion?: string; kind?: string },
+): Promise<void> {
   const secret = await core.readNamespacedSecret({ name, namespace });
   const others = (secret.metadata?.ownerReferences ?? []).filter((r) => r.uid !== job.uid);
-  secret.metadata = { ...secret.metadata, ownerReferences: [...others, { apiVersion: "batch/v1", kind: "Job", name: job.name, uid: job.uid }] };
+  const owner = { apiVersion: job.apiVersion ?? "batch/v1", kind: job.kind ?? "Job", name: job.name, uid: job.uid };
+  secret.metadata = { ...secret.metadata, ownerReferences: [...others, owner] };
   await core.replaceNamespacedSecret({ name, namespace, body: secret });
 }

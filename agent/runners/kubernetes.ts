@@ -1,4 +1,5 @@
 import type { AgentConfig } from "../config/index.js";
+import type { Logger } from "../log.js";
 import { LaunchError } from "../errors.js";
 import type { RunOutcome } from "../backend/types.js";
 import { kubeError, kubeFailure, loadKubeClients, type KubeClients } from "../kube/client.js";
@@ -9,6 +10,9 @@ import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret, ownSecretByJo
 import { monitorJob, type JobEnd } from "./kubernetes-monitor.js";
 import { createPullSecret, deletePullSecret, legacyPullRegistry, pullSecretName } from "./kubernetes-pull-secret.js";
 import type { Registry } from "../registries/types.js";
+import { buildCustomObject, customResourceRef, type CustomResourceRef } from "./kubernetes-custom.js";
+import { monitorCustomObject, podBelongsTo } from "./kubernetes-custom-monitor.js";
+import { AGENT_LABEL, labelValue, MONITOR_LABEL } from "./kubernetes-manifest.js";
 
 export interface KubernetesRunnerOptions {
   /** The agent config: `secure_mode` is enforced; a legacy `registry` block gives runs pull credentials. */
@@ -65,6 +69,8 @@ export class KubernetesRunner implements Runner {
     const release = this.opts.releaseName === undefined ? process.env.WANDB_RELEASE_NAME || null : this.opts.releaseName;
     const apiKey = req.env[API_KEY_ENV];
     const secretName = apiKey ? apiKeySecretName(req.runId, release) : null;
+    const ref = customResourceRef(resourceArgs);
+    if (ref) return this.runCustom(req, resourceArgs, ref, clients, namespace, log, release);
 
     const pullRegistry = this.opts.pullRegistry === undefined ? legacyPullRegistry(this.opts.config) : this.opts.pullRegistry;
     const pullSecret = pullRegistry ? pullSecretName(req.runId) : null;
@@ -182,6 +188,127 @@ export class KubernetesRunner implements Runner {
         await outcome;
       },
     };
+  }
+
+  /**
+   * A custom resource (Volcano Job, JobSet, Kubeflow PyTorchJob, …): created through the
+   * custom-objects API and followed by its status until it ends (reference §8.3). The API key is a
+   * Secret reference here too (the official agent writes it into the object as a value), owned by the object.
+   */
+  private async runCustom(req: LaunchRequest, resourceArgs: Obj, ref: CustomResourceRef, clients: KubeClients, namespace: string, log: Logger, release: string | null): Promise<RunHandle> {
+    const apiKey = req.env[API_KEY_ENV];
+    const secretName = apiKey ? apiKeySecretName(req.runId, release) : null;
+    const agent = labelValue(this.opts.agentName ?? "launch-agent") || "launch-agent";
+    const body = buildCustomObject({
+      resourceArgs,
+      agentName: agent,
+      entity: req.runSpec.entity ?? null,
+      project: req.runSpec.project ?? null,
+      image: req.image,
+      overrideEntrypoint: req.runSpec.overrides?.entry_point ?? [],
+      args: req.args,
+      env: req.env,
+      apiKeySecret: secretName,
+    });
+    const what = `${ref.kind} (${ref.group}/${ref.version})`;
+    const dropSecret = async () => {
+      if (!secretName || release) return;
+      await deleteApiKeySecret(clients.core, secretName, namespace).catch((err: unknown) => log.warn({ err: kubeError(err).message }, "could not delete the API-key Secret"));
+    };
+    if (secretName && apiKey) {
+      await ensureApiKeySecret(clients.core, secretName, namespace, apiKey, {
+        logger: log,
+        ...(this.opts.secretAttempts !== undefined ? { attempts: this.opts.secretAttempts } : {}),
+        ...(this.opts.secretBaseDelayMs !== undefined ? { baseDelayMs: this.opts.secretBaseDelayMs } : {}),
+      });
+    }
+    let name: string;
+    let uid: string;
+    try {
+      const created = (await clients.custom.createNamespacedCustomObject({ group: ref.group, version: ref.version, namespace, plural: ref.plural, body })) as { metadata?: { name?: string; uid?: string } };
+      name = created.metadata!.name!;
+      uid = created.metadata!.uid!;
+    } catch (err) {
+      await dropSecret();
+      if (kubeError(err).code === 404) {
+        throw new LaunchError(
+          `creating the run's ${what} in namespace ${namespace} failed: the cluster does not serve ${ref.plural}.${ref.group}/${ref.version} (or namespace ${namespace} does not exist). Install the ${ref.kind} operator and its CRD, or fix apiVersion/kind in the queue's resource_args`,
+          "run",
+          { cause: err },
+        );
+      }
+      throw kubeFailure(`creating the run's ${what} in namespace ${namespace}`, err, "run");
+    }
+    if (secretName && !release) {
+      await ownSecretByJob(clients.core, secretName, namespace, { name, uid, apiVersion: `${ref.group}/${ref.version}`, kind: ref.kind }).catch((err: unknown) =>
+        log.warn({ err: kubeError(err).message, secret: secretName }, "could not make the object own its API-key Secret; it is still deleted when the run ends"),
+      );
+    }
+    const started = Date.now();
+    log.info({ kind: ref.kind, name }, "created kubernetes custom object");
+    const monitor = monitorCustomObject({
+      clients,
+      ref,
+      namespace,
+      name,
+      agent,
+      logger: log,
+      warn: (message) => void Promise.resolve(req.warn?.(message)).catch(() => undefined),
+      ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
+      ...(this.opts.retryDelayMs !== undefined ? { retryDelayMs: this.opts.retryDelayMs } : {}),
+    });
+    let cancelledAs: "stopped" | "interrupted" | null = null;
+    const id = `${namespace}/${name}`;
+    const kubectl = `kubectl get ${ref.plural}.${ref.group} -n ${namespace} ${name}`;
+    const outcome: Promise<RunOutcome> = monitor.done.then(async (end: JobEnd) => {
+      const durationMs = Date.now() - started;
+      if (cancelledAs === "interrupted") return { status: "interrupted", message: `the agent shut down; ${ref.kind} ${id} keeps running in the cluster (${kubectl})`, durationMs };
+      await dropSecret();
+      if (cancelledAs) return { status: cancelledAs, message: `run ${cancelledAs} by the agent (${ref.kind} ${id} deleted)`, durationMs };
+      switch (end.state) {
+        case "finished":
+          return { status: "finished", exitCode: 0, durationMs };
+        case "preempted":
+          return { status: "preempted", message: `${ref.kind} ${id} was preempted: ${end.reason}`, durationMs };
+        case "deleted":
+          return { status: "failed", message: `${ref.kind} ${id} was deleted before it finished`, durationMs };
+        case "failed": {
+          const tail = await this.customLogTail(clients, namespace, name, agent);
+          return { status: "failed", message: `${ref.kind} ${id} failed: ${end.reason}. See it with: ${kubectl} -o yaml${tail ? `\nlast output:\n${tail}` : ""}`, durationMs };
+        }
+      }
+    });
+    return {
+      id,
+      wait: () => outcome,
+      cancel: async (reason) => {
+        if (cancelledAs) return void (await outcome);
+        cancelledAs = reason;
+        if (reason === "interrupted") {
+          monitor.stop();
+          return void (await outcome);
+        }
+        try {
+          await clients.custom.deleteNamespacedCustomObject({ group: ref.group, version: ref.version, namespace, plural: ref.plural, name, propagationPolicy: "Background" });
+        } catch (err) {
+          if (kubeError(err).code !== 404) log.warn({ err: kubeError(err).message }, `could not delete the ${ref.kind}`);
+        }
+        monitor.stop();
+        await outcome;
+      },
+    };
+  }
+
+  private async customLogTail(clients: KubeClients, namespace: string, name: string, agent: string): Promise<string> {
+    try {
+      const pods = await clients.core.listNamespacedPod({ namespace, labelSelector: `${MONITOR_LABEL}=true,${AGENT_LABEL}=${agent}` });
+      const pod = pods.items.find((p) => podBelongsTo(p, name))?.metadata?.name;
+      if (!pod) return "";
+      const text = await clients.core.readNamespacedPodLog({ name: pod, namespace, tailLines: this.opts.logTailLines ?? 20 });
+      return String(text).trimEnd();
+    } catch {
+      return "";
+    }
   }
 
   /** The end of the first pod's log, best effort, to explain a failure without kubectl. */

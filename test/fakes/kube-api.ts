@@ -20,7 +20,8 @@ import {
   unsupportedMediaType,
   type ResourceName,
 } from "./kube/status.js";
-import { isObj, nameFromGenerateName, validateConfigMap, validateJob, validateSecret } from "./kube/validate.js";
+import { isObj, nameFromGenerateName, validateConfigMap, validateJob, validateMeta, validateSecret } from "./kube/validate.js";
+import { checkCustomObject, type CrdSchema } from "./kube/crd-schema.js";
 
 /**
  * A strict in-process fake of the Kubernetes API server, for the subset the agent uses: namespaced
@@ -29,14 +30,30 @@ import { isObj, nameFromGenerateName, validateConfigMap, validateJob, validateSe
  * field causes), returns Status bodies with the real codes (404, 409, 410, 401), keeps a global
  * resourceVersion and an event history so watches can resume, and answers a watch from a
  * compacted resourceVersion with the real `ERROR` event carrying a 410 Expired Status.
+ * Custom resources (`crds`) are served under `/apis/<group>/<version>/namespaces/<ns>/<plural>` and
+ * checked against their CRD's openAPIV3Schema: unknown fields are pruned with a `Warning` header
+ * (the server's default) or refused with fieldValidation=Strict, type errors are 422 Invalid.
  * No real API server can be installed on these machines; this is the next best thing.
  */
 
 type Obj = Record<string, unknown>;
-export type Resource = "jobs" | "pods" | "secrets" | "configmaps";
+type BuiltinResource = "jobs" | "pods" | "secrets" | "configmaps";
+/** A built-in resource, or a custom one as `<plural>.<group>` (e.g. `jobsets.jobset.x-k8s.io`). */
+export type Resource = BuiltinResource | (string & {});
+type ResourceInfo = ResourceName & { apiVersion: string; listKind: string };
+
+/** A CRD the fake serves (the fields of its `spec` the server uses), e.g. from test/fixtures/crds/. */
+export interface CrdFixture {
+  group: string;
+  version: string;
+  kind: string;
+  listKind: string;
+  plural: string;
+  schema: CrdSchema;
+}
 type EventType = "ADDED" | "MODIFIED" | "DELETED";
 
-const RESOURCES: Record<Resource, ResourceName & { apiVersion: string; listKind: string }> = {
+const RESOURCES: Record<BuiltinResource, ResourceInfo> = {
   jobs: { group: "batch", plural: "jobs", kind: "Job", apiVersion: "batch/v1", listKind: "JobList" },
   pods: { group: "", plural: "pods", kind: "Pod", apiVersion: "v1", listKind: "PodList" },
   secrets: { group: "", plural: "secrets", kind: "Secret", apiVersion: "v1", listKind: "SecretList" },
@@ -79,6 +96,8 @@ export interface FakeKubeOptions {
   namespaces?: string[];
   /** The namespace the generated kubeconfig's context names. Default: default. */
   contextNamespace?: string;
+  /** Custom resource definitions served besides the built-in resources. */
+  crds?: CrdFixture[];
 }
 
 export interface InjectedFailure {
@@ -97,6 +116,8 @@ export interface FakeKube {
   /** The same as a kubeconfig YAML file (for KUBECONFIG / loadFromFile). */
   kubeconfigPath: string;
   requests: RecordedRequest[];
+  /** `Warning` headers sent (e.g. `unknown field "spec.x"` for pruned custom-object fields). */
+  warnings: string[];
   close(): Promise<void>;
   get(resource: Resource, namespace: string, name: string): Obj | undefined;
   list(resource: Resource, namespace?: string): Obj[];
@@ -112,6 +133,10 @@ export interface FakeKube {
   /** PodScheduled=False/Unschedulable with the scheduler's message. */
   markUnschedulable(namespace: string, name: string, message: string): void;
   setPodLog(namespace: string, name: string, text: string): void;
+  /** Merge into a custom object's status (its operator's part). */
+  setCustomStatus(resource: Resource, namespace: string, name: string, status: Obj): void;
+  /** Create a pod as a controller would (name, labels, ownerReferences and spec given). */
+  addPod(namespace: string, pod: Obj): Obj;
   /** Called after an object of `resource` is created (the test's stand-in for a controller). */
   onCreate(resource: Resource, handler: (obj: Obj) => void): void;
   /** Forget the event history: watches from any resourceVersion older than the current one now get 410 Expired. */
@@ -175,6 +200,15 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const createHooks = new Map<Resource, ((obj: Obj) => void)[]>();
   const requests: RecordedRequest[] = [];
   const failures: (InjectedFailure & { left: number })[] = [];
+  const warnings: string[] = [];
+  const crds = new Map<string, CrdFixture>((opts.crds ?? []).map((c) => [`${c.plural}.${c.group}`, c]));
+  const info = (r: Resource): ResourceInfo => {
+    const builtin = (RESOURCES as Record<string, ResourceInfo>)[r];
+    if (builtin) return builtin;
+    const c = crds.get(r);
+    if (!c) throw new Error(`fake kube: unknown resource ${r}`);
+    return { group: c.group, plural: c.plural, kind: c.kind, apiVersion: `${c.group}/${c.version}`, listKind: c.listKind };
+  };
   let rv = 1000;
   let oldestRetained = rv;
 
@@ -199,7 +233,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   function remove(resource: Resource, ns: string, name: string): Obj {
     const k = key(resource, ns, name);
     const obj = store.get(k);
-    if (!obj) throw notFound(RESOURCES[resource], name);
+    if (!obj) throw notFound(info(resource), name);
     store.delete(k);
     rv += 1;
     meta(obj).resourceVersion = String(rv);
@@ -209,7 +243,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
 
   function mustGet(resource: Resource, ns: string, name: string): Obj {
     const o = store.get(key(resource, ns, name));
-    if (!o) throw notFound(RESOURCES[resource], name);
+    if (!o) throw notFound(info(resource), name);
     return o;
   }
 
@@ -251,17 +285,19 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     if (!namespaces.has(ns)) throw notFound(namespaceResource, ns);
   }
 
-  function create(resource: Resource, ns: string, body: unknown): Obj {
+  function create(resource: Resource, ns: string, body: unknown, fieldValidation?: string): Obj {
     if (resource === "pods") throw methodNotAllowed();
     if (!isObj(body)) throw badRequest("the body of the request must be a JSON object");
-    const info = RESOURCES[resource];
-    if (body.apiVersion !== undefined && body.apiVersion !== info.apiVersion) {
-      throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${info.apiVersion})`);
+    const ri = info(resource);
+    if (body.apiVersion !== undefined && body.apiVersion !== ri.apiVersion) {
+      throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${ri.apiVersion})`);
     }
-    if (body.kind !== undefined && body.kind !== info.kind) throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${info.kind})`);
+    if (body.kind !== undefined && body.kind !== ri.kind) throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${ri.kind})`);
+    // Custom objects must say what they are (the built-in types default it from the URL).
+    if (crds.has(resource) && (body.apiVersion === undefined || body.kind === undefined)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body).slice(0, 200)}'`);
     const obj = clone(body);
-    obj.apiVersion = info.apiVersion;
-    obj.kind = info.kind;
+    obj.apiVersion = ri.apiVersion;
+    obj.kind = ri.kind;
     const m: Obj = isObj(obj.metadata) ? obj.metadata : {};
     obj.metadata = m;
     if (m.namespace !== undefined && m.namespace !== ns) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
@@ -270,12 +306,24 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     if (resource === "secrets" && isObj(obj.stringData)) {
       obj.data = { ...((obj.data as Obj) ?? {}), ...Object.fromEntries(Object.entries(obj.stringData).map(([k, v]) => [k, Buffer.from(String(v)).toString("base64")])) };
     }
-    const causes = resource === "jobs" ? validateJob(obj) : resource === "secrets" ? validateSecret(obj) : validateConfigMap(obj);
-    if (causes.length) throw invalid(info, String(m.name ?? m.generateName ?? ""), causes);
+    const crd = crds.get(resource);
+    let causes;
+    if (crd) {
+      const checked = checkCustomObject(obj, crd.schema);
+      if (checked.unknown.length > 0) {
+        const list = checked.unknown.map((f) => `unknown field "${f.replace(/^\./, "")}"`);
+        if (fieldValidation === "Strict") throw badRequest(`${crd.kind} in version "${crd.version}" cannot be handled as a ${crd.kind}: strict decoding error: ${list.join(", ")}`);
+        warnings.push(...list);
+      }
+      Object.assign(obj, checked.pruned);
+      for (const k of Object.keys(obj)) if (!(k in (checked.pruned as Obj))) delete obj[k];
+      causes = [...validateMeta(m, 253), ...checked.causes];
+    } else causes = resource === "jobs" ? validateJob(obj) : resource === "secrets" ? validateSecret(obj) : validateConfigMap(obj);
+    if (causes.length) throw invalid(ri, String(m.name ?? m.generateName ?? ""), causes);
     delete obj.stringData;
     if (resource === "secrets" && obj.type === undefined) obj.type = "Opaque";
     checkNamespace(ns);
-    if (store.has(key(resource, ns, m.name as string))) throw alreadyExists(info, m.name as string);
+    if (store.has(key(resource, ns, m.name as string))) throw alreadyExists(ri, m.name as string);
     m.uid = randomUUID();
     m.creationTimestamp = new Date().toISOString();
     if (resource === "jobs") {
@@ -303,7 +351,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   function replace(resource: Resource, ns: string, name: string, body: unknown): Obj {
     if (resource === "pods" || resource === "jobs") throw methodNotAllowed();
     if (!isObj(body)) throw badRequest("the body of the request must be a JSON object");
-    const info = RESOURCES[resource];
+    const ri = info(resource);
     const current = mustGet(resource, ns, name);
     const obj = clone(body);
     const m: Obj = isObj(obj.metadata) ? obj.metadata : {};
@@ -312,7 +360,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     if (m.namespace !== undefined && m.namespace !== ns) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
     m.namespace = ns;
     const cm = meta(current);
-    if (m.resourceVersion !== undefined && m.resourceVersion !== cm.resourceVersion) throw conflict(info, name);
+    if (m.resourceVersion !== undefined && m.resourceVersion !== cm.resourceVersion) throw conflict(ri, name);
     if (resource === "secrets" && isObj(obj.stringData)) {
       obj.data = { ...((obj.data as Obj) ?? {}), ...Object.fromEntries(Object.entries(obj.stringData).map(([k, v]) => [k, Buffer.from(String(v)).toString("base64")])) };
       delete obj.stringData;
@@ -324,9 +372,9 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     if (resource === "secrets" && (current.type ?? "Opaque") !== (obj.type ?? "Opaque")) {
       causes.push({ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(obj.type)}: field is immutable`, field: "type" });
     }
-    if (causes.length) throw invalid(info, name, causes);
-    obj.apiVersion = info.apiVersion;
-    obj.kind = info.kind;
+    if (causes.length) throw invalid(ri, name, causes);
+    obj.apiVersion = ri.apiVersion;
+    obj.kind = ri.kind;
     m.uid = cm.uid;
     m.creationTimestamp = cm.creationTimestamp;
     if (resource === "secrets") obj.type ??= "Opaque";
@@ -335,21 +383,20 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   }
 
   function deleteObject(resource: Resource, ns: string, name: string, propagation: string | undefined): Obj {
-    const info = RESOURCES[resource];
+    const ri = info(resource);
     if (propagation !== undefined && !["Background", "Foreground", "Orphan"].includes(propagation)) {
-      throw invalid(info, name, [{ reason: "FieldValueNotSupported", message: `Unsupported value: ${JSON.stringify(propagation)}: supported values: "Foreground", "Background", "Orphan"`, field: "propagationPolicy" }]);
+      throw invalid(ri, name, [{ reason: "FieldValueNotSupported", message: `Unsupported value: ${JSON.stringify(propagation)}: supported values: "Foreground", "Background", "Orphan"`, field: "propagationPolicy" }]);
     }
     const obj = remove(resource, ns, name);
-    if (resource === "jobs") {
+    if (resource === "jobs" || crds.has(resource)) {
       const uid = meta(obj).uid;
-      // batch/v1 Jobs default to orphaning their pods when deleted through the API.
-      const cascade = propagation === "Background" || propagation === "Foreground";
-      // The garbage collector: dependents (pods, and anything else naming the Job as owner) go or are orphaned.
-      const kinds: Record<string, Resource> = { Pod: "pods", Secret: "secrets", ConfigMap: "configmaps" };
-      for (const dep of [...store.values()].filter((o) => typeof o.kind === "string" && o.kind in kinds && meta(o).namespace === ns)) {
+      // batch/v1 Jobs default to orphaning their pods when deleted through the API; custom objects to Background.
+      const cascade = propagation === undefined ? resource !== "jobs" : propagation === "Background" || propagation === "Foreground";
+      // The garbage collector: dependents (pods, and anything else naming the owner) go or are orphaned.
+      for (const [k, dep] of [...store.entries()].filter(([, o]) => meta(o).namespace === ns)) {
         const owners = (meta(dep).ownerReferences as Obj[] | undefined) ?? [];
         if (!owners.some((r) => r.uid === uid)) continue;
-        const r = kinds[dep.kind as string]!;
+        const r = k.slice(0, k.indexOf("/"));
         const rest = owners.filter((o) => o.uid !== uid);
         // A dependent goes only when its last owner goes.
         if (cascade && rest.length === 0) remove(r, ns, meta(dep).name as string);
@@ -366,9 +413,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   function listMatching(resource: Resource, ns: string, query: Record<string, string>): Obj[] {
     const byLabel = query.labelSelector ? parseLabelSelector(query.labelSelector) : () => true;
     const byField = query.fieldSelector ? parseFieldSelector(query.fieldSelector) : () => true;
-    return [...store.values()].filter(
-      (o) => o.kind === RESOURCES[resource].kind && meta(o).namespace === ns && byLabel((meta(o).labels as Record<string, string>) ?? {}) && byField(o),
-    );
+    return [...store.entries()]
+      .filter(([k]) => k.startsWith(`${resource}/`))
+      .map(([, o]) => o)
+      .filter((o) => meta(o).namespace === ns && byLabel((meta(o).labels as Record<string, string>) ?? {}) && byField(o));
   }
 
   function startWatch(resource: Resource, ns: string, query: Record<string, string>, res: ServerResponse) {
@@ -430,6 +478,40 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
 
   const ROUTE = /^\/(?:api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(jobs|pods|secrets|configmaps)(?:\/([^/]+))?(?:\/(status|log))?$/;
 
+  const CUSTOM_ROUTE = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/(status))?$/;
+
+  function handleCustom(_req: IncomingMessage, res: ServerResponse, method: string, query: Record<string, string>, body: unknown, m: RegExpExecArray) {
+    const [, group, version, ns, plural, name, sub] = m as unknown as [string, string, string, string, string, string | undefined, string | undefined];
+    const resource = `${plural}.${group}`;
+    const crd = crds.get(resource);
+    if (!crd || crd.version !== version) throw pathNotFound();
+    const json = (code: number, obj: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(code, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify(obj));
+    };
+    if (!name) {
+      if (method === "GET") {
+        if (query.watch === "true" || query.watch === "1") return startWatch(resource, ns, query, res);
+        return json(200, { kind: crd.listKind, apiVersion: `${group}/${version}`, metadata: { resourceVersion: String(rv) }, items: listMatching(resource, ns, query) });
+      }
+      if (method === "POST") {
+        const before = warnings.length;
+        const created = create(resource, ns, body, query.fieldValidation);
+        const added = warnings.slice(before);
+        return json(201, created, added.length ? { warning: added.map((w) => `299 - ${JSON.stringify(w)}`).join(", ") } : {});
+      }
+      throw methodNotAllowed();
+    }
+    if (method === "GET") return json(200, mustGet(resource, ns, name));
+    if (method === "DELETE" && !sub) {
+      const opts = isObj(body) ? body : {};
+      const propagation = query.propagationPolicy ?? (typeof opts.propagationPolicy === "string" ? opts.propagationPolicy : undefined);
+      const obj = deleteObject(resource, ns, name, propagation);
+      return json(200, success(info(resource), name, meta(obj).uid as string));
+    }
+    throw methodNotAllowed();
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? "/", "http://fake");
     const query = Object.fromEntries(url.searchParams.entries());
@@ -444,6 +526,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     }
     const body = method === "POST" || method === "PUT" || method === "DELETE" ? await readBody(req) : undefined;
     if (body !== undefined) record.body = body;
+    const custom = CUSTOM_ROUTE.exec(url.pathname);
+    if (custom && custom[1] !== "batch") return handleCustom(req, res, method, query, body, custom);
     const m = ROUTE.exec(url.pathname);
     if (!m) throw pathNotFound();
     const [, ns, resName, name, sub] = m as unknown as [string, string, Resource, string | undefined, string | undefined];
@@ -459,7 +543,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       if (method === "GET") {
         if (query.watch === "true" || query.watch === "1") return startWatch(resName, ns, query, res);
         const items = listMatching(resName, ns, query);
-        return json(200, { kind: RESOURCES[resName].listKind, apiVersion: RESOURCES[resName].apiVersion, metadata: { resourceVersion: String(rv) }, items });
+        return json(200, { kind: info(resName).listKind, apiVersion: info(resName).apiVersion, metadata: { resourceVersion: String(rv) }, items });
       }
       if (method === "POST") return json(201, create(resName, ns, body));
       throw methodNotAllowed();
@@ -486,7 +570,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         const opts = isObj(body) ? body : {};
         const propagation = query.propagationPolicy ?? (typeof opts.propagationPolicy === "string" ? opts.propagationPolicy : undefined);
         const obj = deleteObject(resName, ns, name, propagation);
-        return json(200, resName === "jobs" ? obj : success(RESOURCES[resName], name, meta(obj).uid as string));
+        return json(200, resName === "jobs" ? obj : success(info(resName), name, meta(obj).uid as string));
       }
       default:
         throw methodNotAllowed();
@@ -536,6 +620,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     kubeconfig,
     kubeconfigPath,
     requests,
+    warnings,
     async close() {
       for (const w of [...watchers]) w.close();
       server.closeAllConnections();
@@ -546,7 +631,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       const o = store.get(key(r, ns, name));
       return o ? clone(o) : undefined;
     },
-    list: (r, ns) => [...store.values()].filter((o) => o.kind === RESOURCES[r].kind && (ns === undefined || meta(o).namespace === ns)).map(clone),
+    list: (r, ns) => [...store.entries()].filter(([k, o]) => k.startsWith(`${r}/`) && (ns === undefined || meta(o).namespace === ns)).map(([, o]) => clone(o)),
     setJobStatus(ns, name, status) {
       const job = mustGet("jobs", ns, name);
       job.status = { ...((job.status as Obj) ?? {}), ...status };
@@ -585,6 +670,23 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       });
     },
     setPodLog: (ns, name, text) => void logs.set(key("pods", ns, name), text),
+    setCustomStatus(r, ns, name, status) {
+      const obj = mustGet(r, ns, name);
+      obj.status = { ...((obj.status as Obj) ?? {}), ...status };
+      put(r, obj, "MODIFIED");
+    },
+    addPod(ns, pod) {
+      const obj = clone(pod);
+      const m = obj.metadata as Obj;
+      m.namespace = ns;
+      m.uid = randomUUID();
+      m.creationTimestamp = new Date().toISOString();
+      obj.apiVersion = "v1";
+      obj.kind = "Pod";
+      obj.status ??= { phase: "Pending", conditions: [] };
+      put("pods", obj, "ADDED");
+      return clone(obj);
+    },
     onCreate(resource, handler) {
       createHooks.set(resource, [...(createHooks.get(resource) ?? []), handler]);
     },

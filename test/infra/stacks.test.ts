@@ -51,6 +51,12 @@ describe("stack config", () => {
     expect(cfg).toMatchObject({ cloud: "aws", queues: ["q"], maxJobs: 4, namespace: "wandb", serviceAccountName: "wandb-launch-agent", targetNamespaces: ["ml-a", "ml-b"] });
   });
 
+  it("takes extra RBAC rules for custom resources as JSON, and names a bad verb", () => {
+    const rules = [{ apiGroups: ["jobset.x-k8s.io"], resources: ["jobsets"], verbs: ["create", "get", "list", "watch", "delete"] }];
+    expect(parseStackConfig({ ...base, "wandb-launch:extraTargetRules": JSON.stringify(rules) })).toMatchObject({ extraTargetRules: rules });
+    expect(problems({ ...base, "wandb-launch:extraTargetRules": JSON.stringify([{ ...rules[0], verbs: ["escalate"] }]) })[0]).toMatch(/^wandb-launch:extraTargetRules/);
+  });
+
   it("names the pulumi config key and the fix for every problem, never a secret value", () => {
     expect(problems({})).toEqual([expect.stringMatching(/^wandb-launch:cloud is not set: run `pulumi config set wandb-launch:cloud <aws\|gcp\|azure\|kubernetes>`/)]);
     expect(problems({ ...base, "wandb-launch:cloud": "aks" })[0]).toMatch(/wandb-launch:cloud is "aks": use one of aws, gcp, azure, kubernetes/);
@@ -164,6 +170,16 @@ describe("npm run render", () => {
       expect(img).toMatch(/@sha256:[0-9a-f]{64}$/);
     }
     expect(rendered.azure!.resources.some((x) => x.type === "docker-build:index:Image")).toBe(false);
+  });
+
+  it("kubernetes kind: grants the sample's extraTargetRules (Volcano Jobs) to the agent in the run namespace, and only there", () => {
+    const roles = rendered.kubernetes!.resources.filter((x) => x.type === "kubernetes:rbac.authorization.k8s.io/v1:Role");
+    const volcano = { apiGroups: ["batch.volcano.sh"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] };
+    expect(roles.find((x) => x.name === "wandb-launch-runs-role")!.inputs.rules).toContainEqual(volcano);
+    for (const stack of ["aws", "gcp", "azure"] as const) {
+      const runs = rendered[stack]!.resources.find((x) => x.name === "wandb-launch-runs-role")!;
+      expect(JSON.stringify(runs.inputs.rules)).not.toContain("volcano");
+    }
   });
 
   it("kubernetes kind: wires the store's Secret and endpoint into the agent and kaniko, and the registry Secret into kaniko", () => {

@@ -5,6 +5,7 @@ import { checkKubernetesResourceArgs, checkSecureMode } from "../../../agent/run
 import { apiKeySecretManifest, apiKeySecretName } from "../../../agent/runners/kubernetes-secret.js";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { LaunchError } from "../../../agent/errors.js";
+import { buildCustomObject, customObjectState, customResourceRef } from "../../../agent/runners/kubernetes-custom.js";
 
 const base = (over: Partial<RunJobInput> = {}): RunJobInput => ({
   resourceArgs: {},
@@ -123,8 +124,8 @@ describe("buildRunJob", () => {
     expect(resourceArgs).toEqual(copy);
   });
 
-  it("refuses custom resources and a run without any image, naming the key", () => {
-    expect(() => buildRunJob(base({ resourceArgs: { apiVersion: "batch.volcano.sh/v1alpha1", kind: "Job" } }))).toThrow(/apiVersion "batch.volcano.sh\/v1alpha1".*not supported/);
+  it("leaves custom resources to buildCustomObject, and refuses a run without any image, naming the key", () => {
+    expect(() => buildRunJob(base({ resourceArgs: { apiVersion: "batch.volcano.sh/v1alpha1", kind: "Job" } }))).toThrow(/apiVersion "batch.volcano.sh\/v1alpha1" is not a batch\/v1 Job/);
     expect(() => buildRunJob(base({ image: null }))).toThrow(/no image/);
   });
 
@@ -199,5 +200,38 @@ describe("API-key Secret", () => {
     new Secret(s as never).validate();
     expect(s).toMatchObject({ metadata: { name: "wandb-api-key-run1", labels: { "wandb.ai/created-by": "launch-agent" } }, type: "kubernetes.io/basic-auth", data: { password: "azN5" } });
     expect(apiKeySecretName("run1", "rel")).toBe("wandb-api-key-rel");
+  });
+});
+
+describe("custom resources (pure parts)", () => {
+  it("derives group, version and plural as the official agent does, and checks apiVersion and kind", () => {
+    expect(customResourceRef({})).toBeNull();
+    expect(customResourceRef({ apiVersion: "batch/v1", kind: "Job" })).toBeNull();
+    expect(customResourceRef({ apiVersion: "batch.volcano.sh/v1alpha1", kind: "Job" })).toEqual({ group: "batch.volcano.sh", version: "v1alpha1", kind: "Job", plural: "jobs" });
+    expect(customResourceRef({ apiVersion: "kubeflow.org/v1", kind: "PyTorchJob" })).toEqual({ group: "kubeflow.org", version: "v1", kind: "PyTorchJob", plural: "pytorchjobs" });
+    expect(customResourceRef({ apiVersion: "x.io/v1", kind: "Thing", group: "y.io", version: "v2" })).toMatchObject({ group: "y.io", version: "v2", plural: "things" });
+    expect(() => customResourceRef({ apiVersion: "jobset.x-k8s.io/v1alpha2" })).toThrow(/kind must name/);
+    expect(() => customResourceRef({ apiVersion: "v1", kind: "Pod" })).toThrow(/not <group>\/<version>/);
+  });
+
+  it("maps status like the official agent: Volcano phases, then True conditions with the most final winning", () => {
+    const st = (status: unknown) => customObjectState({ status })?.state ?? null;
+    expect(st(undefined)).toBeNull();
+    expect(st({ state: { phase: "Pending" } })).toBe("starting");
+    expect(st({ state: { phase: "Completing" } })).toBe("running");
+    expect(st({ state: { phase: "Completed" } })).toBe("finished");
+    for (const p of ["Failed", "Aborted", "Terminated"]) expect(st({ state: { phase: p } })).toBe("failed");
+    expect(st({ state: { phase: "Terminating" } })).toBe("stopping");
+    expect(st({ state: { phase: "Restarting" } })).toBeNull();
+    expect(st({ conditions: [{ type: "Running", status: "True" }, { type: "Succeeded", status: "True" }] })).toBe("finished");
+    expect(st({ conditions: [{ type: "Running", status: "True" }, { type: "Failed", status: "True" }] })).toBe("failed");
+    expect(st({ conditions: [{ type: "Completed", status: "False" }, { type: "Created", status: "True" }] })).toBe("starting");
+    expect(st({ conditions: [{ type: "Suspended", status: "True" }] })).toBeNull();
+    expect(customObjectState({ status: { state: { phase: "Failed", reason: "PodFailed", message: "task worker failed" } } })?.reason).toBe("Failed (PodFailed: task worker failed)");
+  });
+
+  it("refuses a custom resource without a pod template", () => {
+    const input = { agentName: "a", image: "i:1", overrideEntrypoint: [], args: [], env: {}, apiKeySecret: null };
+    expect(() => buildCustomObject({ ...input, resourceArgs: { apiVersion: "x.io/v1", kind: "Thing", spec: {} } })).toThrow(/no pod template with containers/);
   });
 });
