@@ -34,13 +34,16 @@ export interface AzureLaunchEnvironmentArgs {
   /** OIDC issuer URL of the AKS cluster (`az aks show --query oidcIssuerProfile.issuerUrl`). Required. */
   readonly oidcIssuerUrl: pulumi.Input<string>;
   /**
-   * Kubernetes namespace of the agent's ServiceAccount. Default `wandb`. The official agent's kaniko builder
-   * on Azure only looks in `wandb` for its storage-key Secret and ACR docker config, so keep `wandb` with it.
+   * Kubernetes namespace of the agent's ServiceAccount. Default `wandb`. Our agent's kaniko builder reads the
+   * storage-key Secret from this namespace; the official agent image reads it from `wandb` only.
    */
   readonly namespace?: pulumi.Input<string>;
   /** Name of the agent's Kubernetes ServiceAccount, trusted by the federated credential. Required. */
   readonly serviceAccountName: pulumi.Input<string>;
-  /** ACR name (5-50 alphanumerics, globally unique). Default: component name + a stable hash. */
+  /**
+   * ACR name (5-50 alphanumerics, globally unique). Default: component name + a hash of subscription, resource
+   * group, project, stack and component: unique per subscription and resource group, stable across `up`s.
+   */
   readonly registryName?: pulumi.Input<string>;
   /** ACR SKU (plain value). Default `Basic`. */
   readonly registrySku?: AcrSku;
@@ -51,7 +54,7 @@ export interface AzureLaunchEnvironmentArgs {
   readonly untaggedImageExpirationDays?: number;
   /** Repository inside the registry, one segment of `[a-z0-9_-]` (the agent's ACR rule). Default `launch`. */
   readonly repositoryName?: pulumi.Input<string>;
-  /** Storage account name (3-24 lowercase alphanumerics, globally unique). Default: component name + a stable hash. */
+  /** Storage account name (3-24 lowercase alphanumerics, globally unique). Default: derived like `registryName`. */
   readonly storageAccountName?: pulumi.Input<string>;
   /** Storage account SKU. Default `Standard_LRS`. */
   readonly storageSku?: pulumi.Input<string>;
@@ -61,11 +64,17 @@ export interface AzureLaunchEnvironmentArgs {
   readonly contextExpirationDays?: number;
   /**
    * Keep shared-key access enabled on the storage account and expose its key as the secret output
-   * `storageAccessKey` (plain boolean). Default `true`, because the official agent's kaniko builder reads
-   * Azure build contexts only with an account key (Secret `azure-storage-access-key` in namespace `wandb`),
-   * not with workload identity. Set `false` to disable shared keys entirely when kaniko builds are not used.
+   * `storageAccessKey` (plain boolean). Default `true`, because kaniko reads Azure build contexts only with an
+   * account key (Secret `azure-storage-access-key`), not with workload identity. With `false` no account key
+   * works at all (Entra ID only), and kaniko builds fail: only jobs with a ready image run.
    */
   readonly kanikoStorageAccessKey?: boolean;
+  /**
+   * Object id of the AKS cluster's kubelet identity (`az aks show --query identityProfile.kubeletidentity.objectId`).
+   * When set, it gets `AcrPull` on the registry: the kubelet, not the agent's identity, pulls the images of run
+   * pods and of the agent itself. Leave unset when the cluster's pull access is managed elsewhere.
+   */
+  readonly kubeletPrincipalId?: pulumi.Input<string>;
   /** Tags applied to every resource. Default `{}`. */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -85,13 +94,15 @@ export class AzureLaunchEnvironment extends pulumi.ComponentResource {
   public readonly identity: azure.managedidentity.UserAssignedIdentity;
   public readonly acrPush: azure.authorization.RoleAssignment;
   public readonly blobContributor: azure.authorization.RoleAssignment;
+  /** `AcrPull` on the registry for the cluster's kubelet identity; undefined without `kubeletPrincipalId`. */
+  public readonly kubeletAcrPull: azure.authorization.RoleAssignment | undefined;
   public readonly federatedCredential: azure.managedidentity.FederatedIdentityCredential;
   /**
    * The storage account key (a Pulumi secret) for Secret `azure-storage-access-key`, key `password`, in
-   * namespace `wandb`; undefined when `kanikoStorageAccessKey` is false. Never part of `outputs`.
+   * the agent's namespace; undefined when `kanikoStorageAccessKey` is false. Never part of `outputs`.
    */
   public readonly storageAccessKey: pulumi.Output<string> | undefined;
-  /** Where the official agent looks for `storageAccessKey`. */
+  /** The Secret kaniko reads `storageAccessKey` from (the official agent: in namespace `wandb` only). */
   public readonly storageAccessKeySecret = KANIKO_STORAGE_KEY_SECRET;
 
   constructor(name: string, args: AzureLaunchEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -101,10 +112,8 @@ export class AzureLaunchEnvironment extends pulumi.ComponentResource {
     checkPlain(name, "namespace", namespace, isK8sNamespace, "Use a Kubernetes namespace name (DNS-1123 label).");
     checkPlain(name, "serviceAccountName", args.serviceAccountName, isK8sServiceAccountName, "Use a Kubernetes ServiceAccount name (DNS-1123 subdomain).");
     checkPlain(name, "oidcIssuerUrl", args.oidcIssuerUrl, isIssuerUrl, "Use the cluster's https issuer: `az aks show -g <rg> -n <cluster> --query oidcIssuerProfile.issuerUrl -o tsv`.");
-    const registryName = args.registryName ?? defaultGlobalName(pulumi.getProject(), pulumi.getStack(), name, "acr", 50);
-    checkPlain(name, "registryName", registryName, isRegistryName, "Use 5-50 letters and digits (no hyphens).");
-    const accountName = args.storageAccountName ?? defaultGlobalName(pulumi.getProject(), pulumi.getStack(), name, "ctx", 24);
-    checkPlain(name, "storageAccountName", accountName, isStorageAccountName, "Use 3-24 lowercase letters and digits.");
+    if (args.registryName !== undefined) checkPlain(name, "registryName", args.registryName, isRegistryName, "Use 5-50 letters and digits (no hyphens).");
+    if (args.storageAccountName !== undefined) checkPlain(name, "storageAccountName", args.storageAccountName, isStorageAccountName, "Use 3-24 lowercase letters and digits.");
     const containerName = args.containerName ?? "build-contexts";
     checkPlain(name, "containerName", containerName, isContainerName, "Use 3-63 lowercase letters, digits and single hyphens.");
     const repositoryName = args.repositoryName ?? "launch";
@@ -122,15 +131,21 @@ export class AzureLaunchEnvironment extends pulumi.ComponentResource {
     }
     const contextDays = checkDays(name, "contextExpirationDays", args.contextExpirationDays ?? 7);
     const withKey = args.kanikoStorageAccessKey ?? true;
-    if (withKey && typeof namespace === "string" && namespace !== KANIKO_STORAGE_KEY_SECRET.namespace) {
-      void pulumi.log.warn(
-        `namespace "${namespace}": the official agent's kaniko builder on Azure reads its storage key and ACR config from namespace "wandb" only; kaniko builds will fail unless the agent runs in "wandb".`,
-        this,
-      );
-    }
     const tags = args.tags ?? {};
     const rg = args.resourceGroupName;
     const parent = { parent: this };
+
+    // Default global names hash the subscription and resource group in, so two teams following the same
+    // sample never race for one name, and the same stack always asks for the same one.
+    const subscriptionId = azure.authorization.getClientConfigOutput(parent).subscriptionId;
+    const globalName = (role: string, maxLength: number): pulumi.Output<string> =>
+      pulumi
+        .all([subscriptionId, rg])
+        .apply(([sub, group]) =>
+          defaultGlobalName({ subscriptionId: sub, resourceGroup: group, project: pulumi.getProject(), stack: pulumi.getStack(), component: name }, role, maxLength),
+        );
+    const registryName = args.registryName ?? globalName("acr", 50);
+    const accountName = args.storageAccountName ?? globalName("ctx", 24);
 
     this.registry = new azure.containerregistry.Registry(
       `${name}-registry`,
@@ -196,7 +211,6 @@ export class AzureLaunchEnvironment extends pulumi.ComponentResource {
       parent,
     );
 
-    const subscriptionId = azure.authorization.getClientConfigOutput(parent).subscriptionId;
     const roleId = (guid: string): pulumi.Output<string> => subscriptionId.apply((s) => roleDefinitionId(s, guid));
 
     this.acrPush = new azure.authorization.RoleAssignment(
@@ -224,6 +238,21 @@ export class AzureLaunchEnvironment extends pulumi.ComponentResource {
       parent,
     );
 
+    this.kubeletAcrPull =
+      args.kubeletPrincipalId === undefined
+        ? undefined
+        : new azure.authorization.RoleAssignment(
+            `${name}-kubelet-acr-pull`,
+            {
+              scope: this.registry.id,
+              roleDefinitionId: roleId(BUILT_IN_ROLES.AcrPull),
+              principalId: args.kubeletPrincipalId,
+              principalType: "ServicePrincipal",
+              description: "AKS kubelet: pull run images and the agent image",
+            },
+            parent,
+          );
+
     this.federatedCredential = new azure.managedidentity.FederatedIdentityCredential(
       `${name}-aks`,
       {
@@ -250,7 +279,7 @@ export class AzureLaunchEnvironment extends pulumi.ComponentResource {
 
     // Consumers get the identity only once its grants and federation exist.
     const clientId = pulumi
-      .all([this.identity.clientId, this.acrPush.id, this.blobContributor.id, this.federatedCredential.id])
+      .all([this.identity.clientId, this.acrPush.id, this.blobContributor.id, this.federatedCredential.id, this.kubeletAcrPull?.id])
       .apply(([id]) => id);
 
     this.outputs = {

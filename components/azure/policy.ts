@@ -10,6 +10,8 @@ import { createHash } from "node:crypto";
  */
 export const BUILT_IN_ROLES = {
   AcrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
+  /** Pull only: what the AKS kubelet identity needs to start run pods (and the agent) from this registry. */
+  AcrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
   StorageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
 } as const;
 
@@ -21,9 +23,9 @@ export const AZURE_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id";
 export const AZURE_USE_LABEL = "azure.workload.identity/use";
 
 /**
- * Kaniko on Azure (official agent): build contexts are read with a storage-account KEY taken from Secret
- * `azure-storage-access-key` (key `password`), looked up in this hard-coded namespace, not through
- * workload identity.
+ * Kaniko on Azure: build contexts are read with a storage-account KEY taken from Secret
+ * `azure-storage-access-key` (key `password`), not through workload identity. Our agent looks the Secret up
+ * in its own namespace; the official agent only in namespace `wandb` (the `namespace` below).
  */
 export const KANIKO_STORAGE_KEY_SECRET = { name: "azure-storage-access-key", key: "password", namespace: "wandb" } as const;
 
@@ -84,14 +86,25 @@ export function contextLifecyclePolicy(container: string, days: number): { rules
   };
 }
 
+/** What makes a default ACR or storage-account name unique: where it lives and which stack owns it. */
+export interface GlobalNameScope {
+  subscriptionId: string;
+  resourceGroup: string;
+  project: string;
+  stack: string;
+  component: string;
+}
+
 /**
- * A globally unique-enough default name for ACR (5-50 alphanumerics) or a storage account (3-24 lowercase
- * alphanumerics): the component name's letters and digits plus a hash of project/stack/name/role, so it
- * is stable across `pulumi up` runs yet differs between stacks.
+ * A default name for ACR (5-50 alphanumerics) or a storage account (3-24 lowercase alphanumerics), both
+ * globally unique across Azure: the component name's letters and digits plus a hash of subscription,
+ * resource group, project, stack, component and role. Everyone following the sample gets a different name
+ * (the subscription differs), while one stack gets the same name on every `pulumi up`.
  */
-export function defaultGlobalName(project: string, stack: string, component: string, role: string, maxLength: number): string {
-  const hash = createHash("sha256").update(`${project}/${stack}/${component}/${role}`).digest("hex").slice(0, 8);
-  let stem = component.toLowerCase().replace(/[^a-z0-9]/g, "");
+export function defaultGlobalName(scope: GlobalNameScope, role: string, maxLength: number): string {
+  const key = [scope.subscriptionId, scope.resourceGroup.toLowerCase(), scope.project, scope.stack, scope.component, role].join("/");
+  const hash = createHash("sha256").update(key).digest("hex").slice(0, 10);
+  let stem = scope.component.toLowerCase().replace(/[^a-z0-9]/g, "");
   if (!/^[a-z]/.test(stem)) stem = `wl${stem}`;
   return `${stem.slice(0, maxLength - hash.length)}${hash}`;
 }

@@ -1,5 +1,6 @@
 export { GcpLaunchEnvironment, type GcpLaunchEnvironmentArgs } from "./launch-environment.js";
 export {
+  ARTIFACT_REGISTRY_READER_ROLE,
   ARTIFACT_REGISTRY_ROLE,
   CONTEXT_STORE_PERMISSIONS,
   GKE_SA_ANNOTATION,
@@ -8,6 +9,11 @@ export {
   WORKLOAD_IDENTITY_ROLE,
   artifactRegistryCleanupPolicies,
   contextLifecycleRules,
+  defaultContextStoreRoleId,
+  defaultRepositoryId,
+  nodeServiceAccounts,
+  type ClusterNodeIdentities,
+  type StackScope,
   garDestination,
   gcsContextStore,
   workloadIdentityMember,

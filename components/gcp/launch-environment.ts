@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import type { LaunchEnvironmentOutputs, RegistryAuth } from "../types.js";
 import {
+  ARTIFACT_REGISTRY_READER_ROLE,
   ARTIFACT_REGISTRY_ROLE,
   CONTEXT_STORE_PERMISSIONS,
   GKE_SA_ANNOTATION,
@@ -10,14 +11,14 @@ import {
   artifactRegistryCleanupPolicies,
   checkDays,
   contextLifecycleRules,
-  customRoleId,
+  defaultContextStoreRoleId,
+  defaultRepositoryId,
   garDestination,
   gcsContextStore,
   isGarSegment,
   isK8sNamespace,
   isK8sServiceAccountName,
   isObjectPrefix,
-  repositoryIdFrom,
   workloadIdentityMember,
   workloadIdentityPool,
 } from "./policy.js";
@@ -36,7 +37,10 @@ export interface GcpLaunchEnvironmentArgs {
   readonly serviceAccountName: pulumi.Input<string>;
   /** Workload Identity pool of the GKE cluster. Default `<project>.svc.id.goog` (cluster in the same project). */
   readonly workloadIdentityPool?: pulumi.Input<string>;
-  /** Artifact Registry repository id. Default: derived from the component name. */
+  /**
+   * Artifact Registry repository id. Default `<component>-<stack>-<hash>`: one per Pulumi stack, so dev and prod
+   * stacks can share a GCP project.
+   */
   readonly repositoryId?: pulumi.Input<string>;
   /** Image name inside the repository; GAR destinations must name one. Default `launch-job`. */
   readonly imageName?: pulumi.Input<string>;
@@ -56,7 +60,8 @@ export interface GcpLaunchEnvironmentArgs {
   readonly contextExpirationDays?: number;
   /**
    * Id of the project-level custom role for the bucket grant, `[a-zA-Z0-9_.]{3,64}`. Default
-   * `<component name>_launchContextStore`. Stable on purpose: a deleted custom role keeps its id reserved.
+   * `<component>_<stack>_launchContextStore_<hash>`, one per stack. Stable on purpose: a deleted custom role
+   * keeps its id reserved.
    */
   readonly contextStoreRoleId?: string;
   /** Google service account id (6-30 chars). Default: auto-named by Pulumi from the component name. */
@@ -65,6 +70,13 @@ export interface GcpLaunchEnvironmentArgs {
   readonly forceDestroy?: boolean;
   /** Resource labels applied to the repository and the bucket. Default `{}`. */
   readonly labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Emails of the service accounts the GKE nodes run as (see `nodeServiceAccounts`). When set, they get
+   * `roles/artifactregistry.reader` on the repository: the kubelet pulls run images (and the agent image) with
+   * the node's identity. The binding is authoritative for that role on this repository. Leave unset when the
+   * nodes' pull access is managed elsewhere.
+   */
+  readonly nodeServiceAccounts?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /**
@@ -80,6 +92,8 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
   /** Project-level custom role *definition* with CONTEXT_STORE_PERMISSIONS; bound only on the bucket. */
   public readonly contextStoreRole: gcp.projects.IAMCustomRole;
   public readonly repositoryBinding: gcp.artifactregistry.RepositoryIamMember;
+  /** Reader on the repository for the node service accounts; undefined without `nodeServiceAccounts`. */
+  public readonly nodePullBinding: gcp.artifactregistry.RepositoryIamBinding | undefined;
   public readonly bucketBinding: gcp.storage.BucketIAMMember;
   public readonly workloadIdentityBinding: gcp.serviceaccount.IAMMember;
 
@@ -97,7 +111,8 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
     const namespace = args.namespace ?? "wandb";
     checkPlain(name, "namespace", namespace, isK8sNamespace, "Use a Kubernetes namespace name (DNS-1123 label).");
     checkPlain(name, "serviceAccountName", args.serviceAccountName, isK8sServiceAccountName, "Use a Kubernetes ServiceAccount name (DNS-1123 subdomain).");
-    const repositoryId = args.repositoryId ?? repositoryIdFrom(name);
+    const scope = { project: pulumi.getProject(), stack: pulumi.getStack(), component: name };
+    const repositoryId = args.repositoryId ?? defaultRepositoryId(scope);
     checkPlain(name, "repositoryId", repositoryId, (v) => /^[a-z][a-z0-9-]{0,62}$/.test(v), "Use lowercase letters, digits and hyphens, starting with a letter.");
     const imageName = args.imageName ?? "launch-job";
     checkPlain(name, "imageName", imageName, isGarSegment, "Use letters, digits, `_` and `-` only: the agent's Artifact Registry URI rule allows one path segment.");
@@ -111,7 +126,7 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
     if (!isObjectPrefix(prefix)) {
       throw new GcpArgumentError(name, "contextPrefix", prefix, "Use path segments of letters, digits, `.`, `_`, `-` joined by `/`, with no leading or trailing `/`.");
     }
-    const roleId = args.contextStoreRoleId ?? customRoleId(name, "launchContextStore");
+    const roleId = args.contextStoreRoleId ?? defaultContextStoreRoleId(scope);
     if (!/^[a-zA-Z0-9_.]{3,64}$/.test(roleId)) {
       throw new GcpArgumentError(name, "contextStoreRoleId", roleId, "Use 3-64 letters, digits, `_` and `.` (no hyphens).");
     }
@@ -187,6 +202,26 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
       parent,
     );
 
+    this.nodePullBinding =
+      args.nodeServiceAccounts === undefined
+        ? undefined
+        : new gcp.artifactregistry.RepositoryIamBinding(
+            `${name}-repository-node-reader`,
+            {
+              project: this.repository.project,
+              location: this.repository.location,
+              repository: this.repository.name,
+              role: ARTIFACT_REGISTRY_READER_ROLE,
+              members: pulumi.output(args.nodeServiceAccounts).apply((emails) => {
+                if (emails.length === 0) {
+                  throw new GcpArgumentError(name, "nodeServiceAccounts", emails, "Name at least one node service account, or leave nodeServiceAccounts unset.");
+                }
+                return emails.map((e) => `serviceAccount:${e}`);
+              }),
+            },
+            parent,
+          );
+
     this.bucketBinding = new gcp.storage.BucketIAMMember(
       `${name}-bucket-context-store`,
       { bucket: this.bucket.name, role: this.contextStoreRole.name, member },
@@ -208,7 +243,7 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
 
     // Consumers get the identity only once its grants exist, so the agent never starts half-authorised.
     const email = pulumi
-      .all([this.serviceAccount.email, this.repositoryBinding.id, this.bucketBinding.id, this.workloadIdentityBinding.id])
+      .all([this.serviceAccount.email, this.repositoryBinding.id, this.bucketBinding.id, this.workloadIdentityBinding.id, this.nodePullBinding?.id])
       .apply(([e]) => e);
 
     // The deployer's own OAuth token, for pushing the agent image during `pulumi up` when no image is named.

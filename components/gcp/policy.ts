@@ -1,6 +1,8 @@
 // Pure documents for the GCP launch environment: permissions, cleanup and lifecycle rules, the
 // Workload Identity member and the URIs the agent config needs. No Pulumi resources here, so every
 // rule can be tested directly.
+import { createHash } from "node:crypto";
+import type * as gcp from "@pulumi/gcp";
 
 /** What the seed (W&B "advanced agent setup") lists for the registry. All of them are in ARTIFACT_REGISTRY_ROLE. */
 export const SEED_ARTIFACT_REGISTRY_PERMISSIONS = [
@@ -32,6 +34,12 @@ export const CONTEXT_STORE_PERMISSIONS = [
   "storage.objects.get",
   "storage.objects.list",
 ] as const;
+
+/**
+ * Bound on the repository for the cluster's node service accounts: on GKE the kubelet pulls images with the
+ * node's own identity, so without it neither run pods nor the agent start from this repository.
+ */
+export const ARTIFACT_REGISTRY_READER_ROLE = "roles/artifactregistry.reader";
 
 /** GKE Workload Identity: the role that lets a KSA act as the GSA. Bound on the GSA itself. */
 export const WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser";
@@ -119,6 +127,53 @@ export function workloadIdentityMember(pool: string, namespace: string, serviceA
 /** The default Workload Identity pool of a GKE cluster in `project`. */
 export function workloadIdentityPool(project: string): string {
   return `${project}.svc.id.goog`;
+}
+
+/** What makes a default id unique inside one GCP project: the Pulumi project, stack and component. */
+export interface StackScope {
+  project: string;
+  stack: string;
+  component: string;
+}
+
+const scopeHash = (s: StackScope, n: number): string =>
+  createHash("sha256").update(`${s.project}/${s.stack}/${s.component}`).digest("hex").slice(0, n);
+
+/**
+ * Default Artifact Registry repository id: `<component>-<stack>-<hash>`, so a second stack (dev, prod) in the
+ * same GCP project gets its own repository instead of "already exists". The hash of Pulumi project, stack and
+ * component keeps ids distinct where the readable part is cut or folded; the id is stable across `up`s.
+ */
+export function defaultRepositoryId(s: StackScope): string {
+  const hash = scopeHash(s, 6);
+  return `${repositoryIdFrom(`${s.component}-${s.stack}`).slice(0, 63 - hash.length - 1).replace(/-+$/, "")}-${hash}`;
+}
+
+/**
+ * Default id of the context-store custom role, per stack like `defaultRepositoryId` (`[a-zA-Z0-9_.]{3,64}`).
+ * Stable, not random: a deleted custom role keeps its id for up to 37 days and the provider undeletes it.
+ */
+export function defaultContextStoreRoleId(s: StackScope): string {
+  const suffix = `_launchContextStore_${scopeHash(s, 6)}`;
+  return `${customRoleId(`${s.component}_${s.stack}`, "").replace(/_+$/, "").slice(0, 64 - suffix.length)}${suffix}`;
+}
+
+/** The parts of a GKE cluster lookup that say which service accounts its nodes run as. */
+export type ClusterNodeIdentities = Pick<gcp.container.GetClusterResult, "nodePools" | "nodeConfigs" | "clusterAutoscalings">;
+
+/**
+ * Emails of the service accounts the cluster's nodes (every node pool, the default node config and
+ * Autopilot/auto-provisioned nodes) run as, sorted and deduplicated. `default` (or unset) is the Compute
+ * Engine default service account of the project.
+ */
+export function nodeServiceAccounts(cluster: ClusterNodeIdentities, projectNumber: string): string[] {
+  const named = [
+    ...(cluster.nodePools ?? []).flatMap((p) => (p.nodeConfigs ?? []).map((c) => c.serviceAccount)),
+    ...(cluster.nodeConfigs ?? []).map((c) => c.serviceAccount),
+    ...(cluster.clusterAutoscalings ?? []).flatMap((a) => (a.autoProvisioningDefaults ?? []).map((d) => d.serviceAccount)),
+  ];
+  const emails = named.map((sa) => (!sa || sa === "default" ? `${projectNumber}-compute@developer.gserviceaccount.com` : sa));
+  return [...new Set(emails)].sort();
 }
 
 /**

@@ -192,6 +192,21 @@ describe("AzureLaunchEnvironment role assignments", () => {
     }
   });
 
+  it("grants AcrPull on the registry to the cluster's kubelet identity when given, and only then", async () => {
+    const kubelet = "9b2c4d6e-1f3a-4b5c-8d7e-0a1b2c3d4e5f";
+    const { all, one, outputs } = await build("pull", { kubeletPrincipalId: kubelet });
+    const pulls = all(T.role).filter((r) => r.inputs.roleDefinitionId === roleDefinitionId(SUB, BUILT_IN_ROLES.AcrPull));
+    expect(pulls).toHaveLength(1);
+    expect(pulls[0]!.name).toBe("pull-kubelet-acr-pull");
+    expect(pulls[0]!.inputs).toMatchObject({ scope: one(T.registry).id, principalId: kubelet, principalType: "ServicePrincipal" });
+    // The kubelet gets nothing else, and the agent's identity is not the one pulling.
+    expect(all(T.role).filter((r) => r.inputs.principalId === kubelet)).toHaveLength(1);
+    expect(outputs.identity).toBe(one(T.identity).state.clientId);
+    expect(BUILT_IN_ROLES.AcrPull).toBe("7f951dda-4ed3-4680-a7ca-43fe172d538d");
+    const none = await build("nopull");
+    expect(none.all(T.role).some((r) => String(r.inputs.roleDefinitionId).endsWith(BUILT_IN_ROLES.AcrPull))).toBe(false);
+  });
+
   it("grants nothing at subscription, resource-group or storage-account scope", async () => {
     const { all, one } = await build("scope");
     const account = one(T.account);
@@ -286,21 +301,35 @@ describe("AzureLaunchEnvironment outputs", () => {
 });
 
 describe("AzureLaunchEnvironment arguments", () => {
-  it("derives valid, stable, per-component registry and storage account names", async () => {
-    const a = await build("names");
-    const regA = String(a.one(T.registry).inputs.registryName);
-    const acctA = String(a.one(T.account).inputs.accountName);
+  it("derives valid registry and storage account names, unique per subscription and resource group, stable across runs", async () => {
+    const names = async (component: string, resourceGroupName: string) => {
+      const r = await build(component, { resourceGroupName });
+      return [String(r.one(T.registry).inputs.registryName), String(r.one(T.account).inputs.accountName)] as const;
+    };
+    const [regA, acctA] = await names("names", RG);
     expect(regA).toMatch(/^[a-z0-9]{5,50}$/);
     expect(acctA).toMatch(/^[a-z0-9]{3,24}$/);
-    expect(defaultGlobalName("wandb-launch", "test", "names", "acr", 50)).toBe(regA);
-    expect(defaultGlobalName("wandb-launch", "test", "names2", "acr", 50)).not.toBe(regA);
-    expect(defaultGlobalName("p", "s", "a-very-long-component-name-for-storage", "ctx", 24)).toHaveLength(24);
+    const scope = { subscriptionId: SUB, resourceGroup: RG, project: "wandb-launch", stack: "test", component: "names" };
+    expect(defaultGlobalName(scope, "acr", 50)).toBe(regA);
+    expect(defaultGlobalName(scope, "ctx", 24)).toBe(acctA);
+    // The same component in another resource group of the subscription asks for other names ...
+    mocks.clear();
+    const [regB, acctB] = await names("names", "other-rg");
+    expect(regB).not.toBe(regA);
+    expect(acctB).not.toBe(acctA);
+    // ... and the same stack gets the same names on the next `up` (resource-group names are case-insensitive).
+    mocks.clear();
+    expect(await names("names", RG.toUpperCase())).toEqual([regA, acctA]);
+    // Another subscription following the same sample gets other names too.
+    expect(defaultGlobalName({ ...scope, subscriptionId: "00000000-0000-4000-8000-000000000009" }, "acr", 50)).not.toBe(regA);
+    expect(defaultGlobalName({ ...scope, component: "a-very-long-component-name-for-storage" }, "ctx", 24)).toHaveLength(24);
   });
 
-  it("warns when kaniko's key is on but the agent namespace is not wandb", async () => {
+  it("does not tie the agent to namespace wandb: our agent reads the storage-key Secret from its own namespace", async () => {
     const warn = vi.spyOn(pulumi.log, "warn");
-    await build("ns", { namespace: "launch" });
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/namespace "launch".*"wandb"/), expect.anything());
+    const { one } = await build("ns", { namespace: "launch" });
+    expect(warn).not.toHaveBeenCalled();
+    expect(one(T.fic).inputs.subject).toBe("system:serviceaccount:launch:wandb-launch-agent");
   });
 
   it("names the field, the value and the fix for bad input", () => {

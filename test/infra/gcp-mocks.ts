@@ -70,6 +70,13 @@ const CHECKS: Record<string, (name: string, i: Inputs) => void> = {
     str(t, name, i, "role");
     member(t, name, i);
   },
+  "gcp:artifactregistry/repositoryIamBinding:RepositoryIamBinding": (name, i) => {
+    const t = "gcp:artifactregistry/repositoryIamBinding:RepositoryIamBinding";
+    str(t, name, i, "repository");
+    str(t, name, i, "role");
+    if (!Array.isArray(i.members) || i.members.length === 0) throw new Error(`${t} ${name}: members must be a non-empty list`);
+    for (const m of i.members) member(t, name, { member: m });
+  },
   "gcp:storage/bucketIAMMember:BucketIAMMember": (name, i) => {
     const t = "gcp:storage/bucketIAMMember:BucketIAMMember";
     str(t, name, i, "bucket");
@@ -92,6 +99,10 @@ const iamMemberStub =
 
 const EXTRA_STUBS: Record<string, ResourceStub> = {
   "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": iamMemberStub("repository"),
+  "gcp:artifactregistry/repositoryIamBinding:RepositoryIamBinding": (_name, i) => ({
+    id: `projects/${String(i.project)}/locations/${String(i.location)}/repositories/${String(i.repository)}/${String(i.role)}`,
+    state: { etag: "BwYmockEtag=" },
+  }),
   "gcp:storage/bucketIAMMember:BucketIAMMember": iamMemberStub("bucket"),
   "gcp:serviceaccount/iAMMember:IAMMember": iamMemberStub("serviceAccountId"),
 };

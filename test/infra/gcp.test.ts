@@ -11,7 +11,7 @@ import {
   workloadIdentityMember,
   type GcpLaunchEnvironmentArgs,
 } from "../../components/gcp/index.js";
-import { customRoleId, repositoryIdFrom } from "../../components/gcp/policy.js";
+import { customRoleId, defaultContextStoreRoleId, defaultRepositoryId, nodeServiceAccounts, repositoryIdFrom, type ClusterNodeIdentities } from "../../components/gcp/policy.js";
 import { installGcpMocks } from "./gcp-mocks.js";
 import { isSecretOutput, promiseOf, settle, type MockRecorder, type RecordedResource } from "./mocks.js";
 
@@ -183,7 +183,8 @@ describe("GcpLaunchEnvironment IAM scope", () => {
     const binding = one(T.bucketMember).inputs;
     expect(binding.bucket).toBe(bucket.state.name);
     expect(binding.role).toBe(role.state.name);
-    expect(binding.role).toBe("projects/acme-ml/roles/scope2_launchContextStore");
+    expect(binding.role).toBe(`projects/acme-ml/roles/${defaultContextStoreRoleId({ project: "wandb-launch", stack: "test", component: "scope2" })}`);
+    expect(binding.role).toMatch(/^projects\/acme-ml\/roles\/scope2_test_launchContextStore_[0-9a-f]{6}$/);
     const named = await build("scope3", { contextStoreRoleId: "wandbLaunch.ctx" });
     expect(named.one(T.bucketMember).inputs.role).toBe("projects/acme-ml/roles/wandbLaunch.ctx");
     expect(binding.member).toBe(`serviceAccount:${outputs.identity}`);
@@ -198,6 +199,43 @@ describe("GcpLaunchEnvironment IAM scope", () => {
     for (const p of role.inputs.permissions as string[]) {
       expect(p).toMatch(/^storage\.(buckets\.get|objects\.(create|delete|get|list))$/);
     }
+  });
+
+  it("lets the cluster's node service accounts pull from this repository when given, and only then", async () => {
+    const nodes = ["987654321098-compute@developer.gserviceaccount.com", "gpu-nodes@acme-ml.iam.gserviceaccount.com"];
+    const { one, children } = await build("pull", { nodeServiceAccounts: nodes });
+    const repo = one(T.repo);
+    const binding = one("gcp:artifactregistry/repositoryIamBinding:RepositoryIamBinding");
+    expect(binding.name).toBe("pull-repository-node-reader");
+    expect(binding.inputs).toMatchObject({
+      role: "roles/artifactregistry.reader",
+      repository: repo.state.name,
+      location: repo.state.location,
+      project: repo.state.project,
+      members: nodes.map((e) => `serviceAccount:${e}`),
+    });
+    expect(binding.inputs.condition).toBeUndefined();
+    // No other grant names the nodes.
+    expect(children.filter((r) => JSON.stringify(r.inputs).includes("gpu-nodes@")).map((r) => r.name)).toEqual(["pull-repository-node-reader"]);
+    const none = await build("nopull");
+    expect(none.children.some((r) => r.type.includes("repositoryIamBinding"))).toBe(false);
+  });
+
+  it("finds the service accounts of every node pool, the default node config and auto-provisioned nodes", () => {
+    const cluster = {
+      nodePools: [
+        { nodeConfigs: [{ serviceAccount: "default" }] },
+        { nodeConfigs: [{ serviceAccount: "gpu@p.iam.gserviceaccount.com" }] },
+        { nodeConfigs: [{ serviceAccount: "gpu@p.iam.gserviceaccount.com" }] },
+      ],
+      nodeConfigs: [{ serviceAccount: "" }],
+      clusterAutoscalings: [{ autoProvisioningDefaults: [{ serviceAccount: "auto@p.iam.gserviceaccount.com" }] }],
+    } as unknown as ClusterNodeIdentities;
+    expect(nodeServiceAccounts(cluster, "42")).toEqual([
+      "42-compute@developer.gserviceaccount.com",
+      "auto@p.iam.gserviceaccount.com",
+      "gpu@p.iam.gserviceaccount.com",
+    ]);
   });
 
   it("lets exactly the agent's KSA impersonate the GSA through Workload Identity", async () => {
@@ -311,6 +349,22 @@ describe("GCP policy documents", () => {
     expect(workloadIdentityMember("p.svc.id.goog", "ns", "sa")).toBe("serviceAccount:p.svc.id.goog[ns/sa]");
     expect(gcsContextStore("b", "")).toBe("gs://b");
     expect(gcsContextStore("b", "a/b")).toBe("gs://b/a/b");
+  });
+
+  it("names the repository and the custom role per stack, within GCP's id rules", () => {
+    const dev = { project: "wandb-launch", stack: "dev", component: "wandb-launch" };
+    const prod = { ...dev, stack: "prod" };
+    expect(defaultRepositoryId(dev)).not.toBe(defaultRepositoryId(prod));
+    expect(defaultContextStoreRoleId(dev)).not.toBe(defaultContextStoreRoleId(prod));
+    expect(defaultRepositoryId(dev)).toMatch(/^wandb-launch-dev-[0-9a-f]{6}$/);
+    expect(defaultContextStoreRoleId(dev)).toMatch(/^wandb_launch_dev_launchContextStore_[0-9a-f]{6}$/);
+    // Stable: the same stack asks for the same ids on every run.
+    expect(defaultRepositoryId({ ...dev })).toBe(defaultRepositoryId(dev));
+    // Stack names that fold to the same readable part still differ.
+    expect(defaultRepositoryId({ ...dev, stack: "a.b" })).not.toBe(defaultRepositoryId({ ...dev, stack: "a_b" }));
+    const long = { project: "p", stack: "s".repeat(100), component: "9" + "c".repeat(100) };
+    expect(defaultRepositoryId(long)).toMatch(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/);
+    expect(defaultContextStoreRoleId(long)).toMatch(/^[a-zA-Z0-9_.]{3,64}$/);
   });
 
   it("keeps role and repository ids within GCP's character rules", () => {
