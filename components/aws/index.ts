@@ -40,7 +40,10 @@ export interface AwsLaunchEnvironmentArgs {
   readonly untaggedImageExpirationDays?: number;
   /** When set, every image (runs and kaniko cache) expires this many days after push. Default: never. */
   readonly imageExpirationDays?: number;
-  /** KMS key ARN for the repository and the bucket. Default: AWS-managed AES256 encryption. */
+  /**
+   * KMS key ARN for the repository and the bucket. Default: AWS-managed AES256 encryption. The role may then use
+   * this key through S3 (GenerateDataKey, Decrypt); the key policy must let IAM policies of the account grant it.
+   */
   readonly kmsKeyArn?: pulumi.Input<string>;
   /** Let `pulumi destroy` delete a non-empty repository and bucket. Default false. */
   readonly forceDestroy?: boolean;
@@ -73,7 +76,8 @@ export class AwsLaunchEnvironment extends pulumi.ComponentResource {
 
     const region = aws.getRegionOutput({}, parent).region;
     const account = aws.getCallerIdentityOutput({}, parent).accountId;
-    const partition = aws.getPartitionOutput({}, parent).partition;
+    const partitionInfo = aws.getPartitionOutput({}, parent);
+    const partition = partitionInfo.partition;
 
     // --- registry ---
     this.repository = new aws.ecr.Repository(
@@ -192,8 +196,10 @@ export class AwsLaunchEnvironment extends pulumi.ComponentResource {
       {
         role: this.role.id,
         policy: pulumi
-          .all([this.repository.arn, this.bucket.arn])
-          .apply(([repositoryArn, bucketArn]) => JSON.stringify(agentPolicyDocument({ repositoryArn, bucketArn }))),
+          .all([this.repository.arn, this.bucket.arn, args.kmsKeyArn, region, partitionInfo.dnsSuffix])
+          .apply(([repositoryArn, bucketArn, keyArn, r, dnsSuffix]) =>
+            JSON.stringify(agentPolicyDocument({ repositoryArn, bucketArn, kms: keyArn ? { keyArn, region: r, dnsSuffix } : undefined })),
+          ),
       },
       parent,
     );

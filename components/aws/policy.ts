@@ -49,21 +49,47 @@ export const REPOSITORY_ACTIONS = [...DOCUMENTED_ECR_ACTIONS, ...PULL_ECR_ACTION
  */
 export const OBJECT_ACTIONS = ["s3:*Object", "s3:AbortMultipartUpload"] as const;
 
+/**
+ * What S3 asks KMS for on the caller's behalf when the bucket encrypts with a customer key (SSE-KMS):
+ * GenerateDataKey for every PutObject and CreateMultipartUpload (the agent's upload), Decrypt for GetObject
+ * (kaniko's read) and for the parts of a multipart upload. ECR needs no grant from the role: it encrypts and
+ * decrypts image layers through the grant it created on the key with the repository.
+ */
+export const S3_KMS_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"] as const;
+
 export interface AgentPolicyTargets {
   /** `arn:aws:ecr:<region>:<account>:repository/<name>` */
   repositoryArn: string;
   /** `arn:aws:s3:::<bucket>` */
   bucketArn: string;
+  /**
+   * The customer-managed KMS key the bucket encrypts with, when one is used; the role may use it only through S3
+   * in `region`.
+   */
+  kms?: { keyArn: string; region: string; dnsSuffix?: string };
 }
 
 /**
  * The agent role's permissions policy: push/pull on exactly one repository, read/write objects in exactly one
  * bucket. `sts:GetCallerIdentity` (the agent's credential check at startup) needs no grant: IAM never denies it.
  */
-export function agentPolicyDocument({ repositoryArn, bucketArn }: AgentPolicyTargets): PolicyDocument {
+export function agentPolicyDocument({ repositoryArn, bucketArn, kms }: AgentPolicyTargets): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
+      ...(kms === undefined
+        ? []
+        : [
+            {
+              // Only this key, and only when S3 calls KMS for the caller: the role cannot decrypt anything else
+              // the key protects by calling KMS directly.
+              Sid: "BuildContextKeyThroughS3",
+              Effect: "Allow" as const,
+              Action: [...S3_KMS_ACTIONS],
+              Resource: kms.keyArn,
+              Condition: { StringEquals: { "kms:ViaService": `s3.${kms.region}.${kms.dnsSuffix ?? "amazonaws.com"}` } },
+            },
+          ]),
       { Sid: "PushPullLaunchRepository", Effect: "Allow", Action: [...REPOSITORY_ACTIONS], Resource: repositoryArn },
       // The registry login token cannot be scoped to a repository; it grants nothing by itself.
       { Sid: "RegistryLogin", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },

@@ -17,13 +17,20 @@ const BUCKET = "arn:aws:s3:::launch-contexts";
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/launch-agent`;
 const policy = agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET });
 
-async function simulate(doc: PolicyDocument, action: string, resource: string): Promise<string> {
+// KMS only honours IAM policies when the key policy delegates to the account: AWS's default key policy.
+const defaultKeyPolicy: PolicyDocument = {
+  Version: "2012-10-17",
+  Statement: [{ Sid: "Enable IAM User Permissions", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*", Resource: "*" }],
+};
+
+async function simulate(doc: PolicyDocument, action: string, resource: string, contextVariables: Record<string, string> = {}): Promise<string> {
   const res = await runSimulation(
     {
       identityPolicies: [{ name: "agent", policy: doc }],
       serviceControlPolicies: [],
       resourceControlPolicies: [],
-      request: { action, principal: ROLE, resource: { resource, accountId: ACCOUNT }, contextVariables: {} },
+      ...(action.startsWith("kms:") ? { resourcePolicy: defaultKeyPolicy } : {}),
+      request: { action, principal: ROLE, resource: { resource, accountId: ACCOUNT }, contextVariables },
     },
     {},
   );
@@ -97,6 +104,47 @@ describe("agent permissions policy (IAM simulator)", () => {
     // The only unscoped statement is the registry login token, which cannot be scoped.
     const unscoped = policy.Statement.filter((s) => s.Resource === "*" || (Array.isArray(s.Resource) && s.Resource.includes("*")));
     expect(unscoped.map((s) => s.Action)).toEqual(["ecr:GetAuthorizationToken"]);
+  });
+});
+
+describe("agent permissions with a customer-managed KMS key (IAM simulator)", () => {
+  const KEY = `arn:aws:kms:us-west-2:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+  const withKms = agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET, kms: { keyArn: KEY, region: "us-west-2" } });
+  const viaS3 = { "kms:ViaService": "s3.us-west-2.amazonaws.com" };
+
+  // SSE-KMS: S3 asks KMS for a data key on every upload (and multipart start) and to decrypt on every read.
+  it.each(["kms:GenerateDataKey", "kms:Decrypt"])("allows %s on the bucket's key when S3 calls it", async (action) => {
+    expect(await simulate(withKms, action, KEY, viaS3)).toBe("Allowed");
+  });
+
+  it("keeps every S3 and ECR grant of the plain policy", async () => {
+    for (const [action, resource] of NEEDED) expect(await simulate(withKms, action, resource), action).toBe("Allowed");
+  });
+
+  it.each([
+    ["kms:Decrypt", KEY, {}],
+    ["kms:GenerateDataKey", KEY, { "kms:ViaService": "ec2.us-west-2.amazonaws.com" }],
+    ["kms:Decrypt", KEY, { "kms:ViaService": "s3.eu-west-1.amazonaws.com" }],
+    ["kms:Decrypt", `arn:aws:kms:us-west-2:${ACCOUNT}:key/other`, viaS3],
+    ["kms:GenerateDataKey", `arn:aws:kms:us-west-2:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab`, viaS3],
+    ["kms:Encrypt", KEY, viaS3],
+    ["kms:ReEncryptFrom", KEY, viaS3],
+    ["kms:CreateGrant", KEY, viaS3],
+    ["kms:ScheduleKeyDeletion", KEY, viaS3],
+    ["kms:PutKeyPolicy", KEY, viaS3],
+    ["kms:DisableKey", KEY, viaS3],
+  ] as Array<[string, string, Record<string, string>]>)("denies %s on %s with %j", async (action, resource, context) => {
+    expect(await simulate(withKms, action, resource, context)).toBe("ImplicitlyDenied");
+  });
+
+  it("grants nothing on KMS without a key", async () => {
+    expect(await simulate(policy, "kms:Decrypt", KEY, viaS3)).toBe("ImplicitlyDenied");
+    expect(JSON.stringify(policy)).not.toContain("kms:");
+  });
+
+  it("names the partition's S3 endpoint for the ViaService condition", () => {
+    const cn = agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET, kms: { keyArn: KEY, region: "cn-north-1", dnsSuffix: "amazonaws.com.cn" } });
+    expect(cn.Statement[0]!.Condition).toEqual({ StringEquals: { "kms:ViaService": "s3.cn-north-1.amazonaws.com.cn" } });
   });
 });
 
@@ -301,6 +349,13 @@ describe("AwsLaunchEnvironment (Pulumi mocks)", () => {
     expect(lifecycle).toEqual(ecrLifecyclePolicy({ untaggedImageExpirationDays: 1, imageExpirationDays: 30 }));
     const trust = JSON.parse(String(mocks.one("aws:iam/role:Role").inputs.assumeRolePolicy)) as PolicyDocument;
     expect(trust.Statement[0]!.Principal).toEqual({ Federated: provider });
+    // The role the stack creates can use the key through S3 for uploads and kaniko's reads, and only that key.
+    const doc = JSON.parse(String(mocks.one("aws:iam/rolePolicy:RolePolicy").inputs.policy)) as PolicyDocument;
+    const viaS3 = { "kms:ViaService": "s3.eu-central-1.amazonaws.com" };
+    expect(await simulate(doc, "kms:GenerateDataKey", kms, viaS3)).toBe("Allowed");
+    expect(await simulate(doc, "kms:Decrypt", kms, viaS3)).toBe("Allowed");
+    expect(await simulate(doc, "kms:Decrypt", `arn:aws:kms:eu-central-1:${ACCOUNT}:key/other`, viaS3)).toBe("ImplicitlyDenied");
+    expect(await simulate(doc, "kms:Decrypt", kms, {})).toBe("ImplicitlyDenied");
   });
 
   it("rejects bad lifecycle days, naming the argument", () => {
