@@ -178,6 +178,10 @@ export function kanikoJob(input: KanikoJobInput): V1Job {
   // On the pod, as the official agent sets it: a Job-level deadline would also count scheduling and
   // image pulls. A deadline kaniko-config sets (on the pod or the Job) is kept as given.
   pod.activeDeadlineSeconds ??= KANIKO_ACTIVE_DEADLINE_SECONDS;
+  // Forced, not defaulted: a RUN line in a user's Dockerfile runs in this pod and must not find the agent's
+  // Kubernetes API token (it could read the API-key Secret and create Jobs). Cloud identity keeps working:
+  // the EKS and Azure workload-identity webhooks mount their own projected tokens, GKE uses the metadata server.
+  pod.automountServiceAccountToken = false;
   const acrIdentity = input.registryKind === "acr" && !input.authSecret;
   tmeta.labels = { ...(isObj(tmeta.labels) ? tmeta.labels : {}), wandb: "launch", ...(acrIdentity ? { [ACR_WORKLOAD_IDENTITY_LABEL]: "true" } : {}) };
   template.metadata = tmeta;

@@ -126,6 +126,17 @@ describe("kaniko Job manifest (§6.4)", () => {
     expect(c.resources).toEqual({ requests: { cpu: "2" } });
   });
 
+  it("never mounts a Kubernetes API token into the build pod, whatever kaniko-config says", () => {
+    expect(build().spec.template.spec.automountServiceAccountToken).toBe(false);
+    const asked = build({ kanikoConfig: { spec: { template: { spec: { automountServiceAccountToken: true } } } } });
+    expect(asked.spec.template.spec.automountServiceAccountToken).toBe(false);
+    // Workload identity is untouched: the pod still runs as the agent's ServiceAccount (IRSA and Azure webhooks
+    // project their own tokens for it) and ACR builds keep the Azure webhook's label.
+    const acr = build({ registryKind: "acr", ecrRegion: null, destination: "reg.azurecr.io/launch:1", repositoryUri: "reg.azurecr.io/launch", dockerConfig: "configmap" });
+    expect(acr.spec.template.spec).toMatchObject({ serviceAccountName: "launch-agent", automountServiceAccountToken: false });
+    expect(acr.spec.template.metadata.labels["azure.workload.identity/use"]).toBe("true");
+  });
+
   it("does not mutate kaniko-config and refuses more than one container or a non-object", () => {
     const cfg = { spec: { template: { spec: { containers: [{ args: ["--a=b"] }] } } } };
     const copy = structuredClone(cfg);
