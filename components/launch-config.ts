@@ -3,6 +3,7 @@
 // about: both are errors here, found at `pulumi preview`/`npm run render` time instead of in a crash-looping pod.
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
+import { kanikoJob } from "../agent/builders/kaniko-manifest.js";
 import { unrecognizedRegistryWarning, validateAgentConfig } from "../agent/config/index.js";
 import type { LaunchEnvironmentOutputs } from "./types.js";
 
@@ -24,6 +25,50 @@ export interface LaunchConfigSettings {
   buildJobName?: string;
   /** `builder.kaniko-config`: a Job manifest fragment merged into every kaniko build Job. */
   kanikoConfig?: Record<string, unknown>;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Deep merge of two Job fragments: objects merge key by key, `containers` merge element by element (kaniko has
+ * one container), other lists are concatenated (env, volumes), and a scalar of `b` replaces one of `a`.
+ */
+function mergeFragments(a: unknown, b: unknown, key = ""): unknown {
+  if (isObj(a) && isObj(b)) {
+    const out: Obj = { ...a };
+    for (const [k, v] of Object.entries(b)) out[k] = k in a ? mergeFragments(a[k], v, k) : v;
+    return out;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (key !== "containers") return [...a, ...b];
+    return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => (i < a.length && i < b.length ? mergeFragments(a[i], b[i]) : (a[i] ?? b[i])));
+  }
+  return b;
+}
+
+export interface KanikoConfigParts {
+  /** The stack's `kanikoConfig` setting, as the operator wrote it. */
+  user?: Record<string, unknown>;
+  /** What the launch environment needs in every build pod (e.g. the S3 credentials of the `kubernetes` kind). */
+  environment?: Record<string, unknown>;
+  /** Stack-wide labels for the build Job and its pod. */
+  labels?: Record<string, string>;
+}
+
+/**
+ * `builder.kaniko-config` for the generated launch config: the operator's fragment, plus what the environment
+ * needs, plus the stack's labels, and always `automountServiceAccountToken: false` so that build pods get no
+ * Kubernetes API token even when the official agent image (which does not force it) runs this config.
+ */
+export function composeKanikoConfig(p: KanikoConfigParts): Record<string, unknown> {
+  const labels = p.labels && Object.keys(p.labels).length > 0 ? p.labels : undefined;
+  const stackPart = labels ? { metadata: { labels }, spec: { template: { metadata: { labels } } } } : {};
+  const merged = [p.user ?? {}, p.environment ?? {}, stackPart, { spec: { template: { spec: { automountServiceAccountToken: false } } } }].reduce(
+    (acc: unknown, part) => mergeFragments(acc, part),
+    {},
+  );
+  return merged as Record<string, unknown>;
 }
 
 /** Everything the renderer needs, as plain values. */
@@ -93,6 +138,7 @@ export function renderLaunchConfig(inputs: LaunchConfigInputs): string {
   const problems = [
     ...result.errors.map((e) => `${e.path || "(document)"}: ${e.message}`),
     ...result.warnings.filter((w) => !accepted.has(w)).map((w) => `warning: ${w}`),
+    ...kanikoConfigProblems(inputs),
   ];
   if (!result.valid || problems.length > 0) {
     throw new LaunchConfigError(
@@ -101,6 +147,27 @@ export function renderLaunchConfig(inputs: LaunchConfigInputs): string {
     );
   }
   return stringify(doc, { lineWidth: 0 });
+}
+
+/** Builds one kaniko Job with the agent's own code, so a kaniko-config the agent would refuse at build time fails here. */
+function kanikoConfigProblems(i: LaunchConfigInputs): string[] {
+  if (i.kanikoConfig === undefined) return [];
+  try {
+    kanikoJob({
+      jobName: "render-check",
+      namespace: "render-check",
+      serviceAccountName: "render-check",
+      kanikoImage: i.kanikoImage ?? "kaniko",
+      kanikoConfig: i.kanikoConfig,
+      context: i.buildContextStore,
+      destination: `${i.destination}:check`,
+      repositoryUri: i.destination,
+      registryKind: "anonymous",
+    });
+    return [];
+  } catch (err) {
+    return [`builder.kaniko-config: ${err instanceof Error ? err.message : String(err)}`];
+  }
 }
 
 /** `renderLaunchConfig` over a launch environment's Outputs. */

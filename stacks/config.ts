@@ -26,6 +26,32 @@ const list = <T extends z.ZodType>(item: T) =>
     }
     return t === "" ? [] : t.split(",").map((s) => s.trim());
   }, z.array(item));
+/** Objects arrive as JSON text (`pulumi config set --path 'wandb-launch:tags.team' ml`, or a map in the stack file). */
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  }, schema);
+
+// Kubernetes label syntax (the tags also label every Kubernetes object): an optional DNS-subdomain prefix and a
+// name of at most 63 characters; values at most 63 characters.
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const isLabelKey = (k: string): boolean => {
+  const slash = k.lastIndexOf("/");
+  const [prefix, name] = slash === -1 ? [undefined, k] : [k.slice(0, slash), k.slice(slash + 1)];
+  return LABEL_NAME.test(name) && (prefix === undefined || (prefix.length <= 253 && LABEL_PREFIX.test(prefix)));
+};
+const tags = json(
+  z.record(
+    z.string().refine(isLabelKey, "has a key that is not a Kubernetes label key (letters, digits, '-', '_', '.', at most 63, optionally prefixed by a DNS name and '/')"),
+    z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, "has a value that is not a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric)"),
+  ),
+);
 
 const common = {
   cloud: z.enum(CLOUDS),
@@ -39,12 +65,20 @@ const common = {
   apiKeySecretKey: z.string().min(1).optional(),
   baseUrl: z.url({ protocol: /^https?$/ }).optional(),
   namespace: k8sName("namespace").default("wandb"),
-  createNamespace: bool.default(true),
+  // Default: true, unless the config names Secrets that must already exist in the namespace (see parseStackConfig).
+  createNamespace: bool.optional(),
   serviceAccountName: k8sName("ServiceAccount").default("wandb-launch-agent"),
   targetNamespaces: list(k8sName("namespace")).default([]),
   agentImage: z.string().regex(/^[^\s]+$/, "must be an image reference without spaces").optional(),
   agentImagePlatforms: list(z.enum(["linux/amd64", "linux/arm64"])).optional(),
+  /** `builder.kaniko-image`. */
   kanikoImage: z.string().min(1).optional(),
+  /** `builder.build-job-name` (checked by the agent's schema when the launch config is rendered). */
+  buildJobName: z.string().min(1).optional(),
+  /** `builder.kaniko-config`: a Kubernetes Job fragment merged into every kaniko build Job. */
+  kanikoConfig: json(z.record(z.string(), z.unknown(), "must be a Kubernetes Job fragment (a JSON object such as {\"spec\":{\"template\":{...}}})")).optional(),
+  /** Tags on every taggable cloud resource (GCP: labels) and labels on every Kubernetes object. */
+  tags: tags.optional(),
   replicas: z.coerce.number().int().min(1).max(10).optional(),
   /** RBAC rules in the run namespaces on top of the defaults, e.g. for custom resources (Volcano, JobSet, Kubeflow). */
   extraTargetRules: list(
@@ -70,7 +104,7 @@ const aws = {
   oidcProviderArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN").optional(),
   repositoryName: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be a valid ECR repository name").optional(),
   bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name").optional(),
-  kmsKeyArn: z.string().startsWith("arn:").optional(),
+  kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; not an alias)").optional(),
 };
 
 const gcp = {
@@ -79,6 +113,12 @@ const gcp = {
   imageName: z.string().min(1).optional(),
   bucketName: z.string().min(3).optional(),
   serviceAccountId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be 6-30 lowercase letters, digits or '-'").optional(),
+  /** The GKE cluster: the Kubernetes provider and the node service accounts come from it. */
+  gkeClusterName: z.string().min(1).optional(),
+  /** Its region or zone. Default: gcp:region. */
+  gkeClusterLocation: z.string().min(1).optional(),
+  /** Grant the node service accounts `roles/artifactregistry.reader` on the repository. */
+  grantClusterPull: bool.default(true),
 };
 
 const azure = {
@@ -92,6 +132,12 @@ const azure = {
   repositoryName: z.string().min(1).optional(),
   storageAccountName: z.string().min(1).optional(),
   containerName: z.string().min(1).optional(),
+  /** Grant the AKS kubelet identity `AcrPull` on the registry. */
+  grantClusterPull: bool.default(true),
+  /** Shared-key (account key) access on the storage account; kaniko reads build contexts with the key. */
+  storageSharedKeyAccess: bool.default(true),
+  /** Which AKS kubeconfig the Kubernetes provider uses: the user's (Entra ID) or the cluster admin's. */
+  aksCredentials: z.enum(["user", "admin"]).default("user"),
 };
 
 const kubernetes = {
@@ -124,6 +170,19 @@ export type GcpStackConfig = z.infer<typeof schemas.gcp>;
 export type AzureStackConfig = z.infer<typeof schemas.azure>;
 export type KubernetesStackConfig = z.infer<typeof schemas.kubernetes>;
 export type StackConfig = AwsStackConfig | GcpStackConfig | AzureStackConfig | KubernetesStackConfig;
+
+/**
+ * The Kubernetes provider's own config keys. When either is set, the agent is deployed where they point;
+ * otherwise to the cluster the stack looked up (eksClusterName, gkeClusterName, aksClusterName).
+ */
+export const KUBE_TARGET_KEYS = ["kubernetes:kubeconfig", "kubernetes:context"] as const;
+
+/** The stack config after the cross-key rules: `createNamespace` is decided, the Kubernetes target is known. */
+export type ResolvedStackConfig = StackConfig & {
+  createNamespace: boolean;
+  /** The stack names a kubeconfig or context explicitly (KUBE_TARGET_KEYS). */
+  explicitKubeTarget: boolean;
+};
 
 /** Keys holding secrets: set them with `pulumi config set --secret`, never echo their values. */
 export const SECRET_KEYS = ["apiKey", "registryPassword"] as const;
@@ -169,7 +228,7 @@ function allKeysOf(): Set<string> {
  * Validates the flat Pulumi config map (`{"wandb-launch:cloud": "aws", "aws:region": "us-west-2", ...}`).
  * Every problem names its `pulumi config` key and how to fix it; secret values never appear.
  */
-export function parseStackConfig(flat: Record<string, string>): StackConfig {
+export function parseStackConfig(flat: Record<string, string>): ResolvedStackConfig {
   const ours: Record<string, string> = {};
   for (const [k, v] of Object.entries(flat)) {
     if (k.startsWith(`${NAMESPACE}:`)) ours[k.slice(NAMESPACE.length + 1)] = v;
@@ -189,6 +248,7 @@ export function parseStackConfig(flat: Record<string, string>): StackConfig {
     if (!flat[key]) problems.push(`${key} is not set: the ${c} provider needs it (\`pulumi config set ${key} ${example}\`)`);
   }
   const result = schemas[c].safeParse(ours);
+  const explicitKubeTarget = KUBE_TARGET_KEYS.some((k) => (flat[k] ?? "") !== "");
   if (!result.success) {
     for (const issue of result.error.issues) {
       if (issue.code === "unrecognized_keys") {
@@ -221,23 +281,77 @@ export function parseStackConfig(flat: Record<string, string>): StackConfig {
           : `${NAMESPACE}:apiKey and ${NAMESPACE}:apiKeySecretName are both set: keep one (\`pulumi config rm ${NAMESPACE}:apiKeySecretName\`)`,
       );
     }
-    if (cfg.cloud === "aws" && cfg.eksClusterName === undefined && cfg.oidcIssuerUrl === undefined) {
-      problems.push(`${NAMESPACE}:eksClusterName is required for cloud aws: run \`pulumi config set ${NAMESPACE}:eksClusterName my-cluster\` (or set ${NAMESPACE}:oidcIssuerUrl)`);
-    }
-    if (cfg.cloud === "azure" && cfg.aksClusterName === undefined && cfg.oidcIssuerUrl === undefined) {
-      problems.push(`${NAMESPACE}:aksClusterName is required for cloud azure: run \`pulumi config set ${NAMESPACE}:aksClusterName my-aks\` (or set ${NAMESPACE}:oidcIssuerUrl)`);
-    }
-    if (cfg.cloud === "azure" && cfg.namespace !== "wandb") {
-      problems.push(
-        `${NAMESPACE}:namespace is "${cfg.namespace}": on Azure the agent's kaniko builder reads its storage key and ACR config from namespace "wandb" only (\`pulumi config rm ${NAMESPACE}:namespace\`)`,
-      );
-    }
+    problems.push(...clusterProblems(cfg, explicitKubeTarget), ...namespaceProblems(cfg), ...tagProblems(cfg));
     if (cfg.cloud === "kubernetes" && (cfg.registryUsername === undefined) !== (cfg.registryPassword === undefined)) {
       problems.push(`${NAMESPACE}:registryUsername and ${NAMESPACE}:registryPassword go together: set both (\`pulumi config set --secret ${NAMESPACE}:registryPassword\`) or neither`);
     }
   }
   if (problems.length > 0) throw new StackConfigError(problems);
-  return result.data!;
+  const cfg = result.data!;
+  return { ...cfg, createNamespace: cfg.createNamespace ?? existingSecrets(cfg).length === 0, explicitKubeTarget };
+}
+
+const CLUSTER_KEY = { aws: "eksClusterName", gcp: "gkeClusterName", azure: "aksClusterName" } as const;
+
+/**
+ * The agent must land on the cluster whose identity the stack trusts: the stack looks that cluster up and builds
+ * the Kubernetes provider from it, unless a kubeconfig or context is named. The cluster is also where the pull
+ * grants come from.
+ */
+function clusterProblems(cfg: StackConfig, explicitKubeTarget: boolean): string[] {
+  if (cfg.cloud === "kubernetes") return [];
+  const key = CLUSTER_KEY[cfg.cloud];
+  const named = cfg.cloud === "aws" ? cfg.eksClusterName : cfg.cloud === "gcp" ? cfg.gkeClusterName : cfg.aksClusterName;
+  if (named !== undefined) return [];
+  const set = `\`pulumi config set ${NAMESPACE}:${key} my-cluster\``;
+  if (cfg.cloud !== "aws" && cfg.grantClusterPull) {
+    const what = cfg.cloud === "gcp" ? "the node service accounts that need roles/artifactregistry.reader" : "the kubelet identity that needs AcrPull";
+    return [`${NAMESPACE}:${key} is required for cloud ${cfg.cloud}: ${what} come from the cluster. Run ${set}, or manage pull access yourself with \`pulumi config set ${NAMESPACE}:grantClusterPull false\``];
+  }
+  if (cfg.cloud !== "gcp" && cfg.oidcIssuerUrl === undefined) {
+    return [`${NAMESPACE}:${key} is required for cloud ${cfg.cloud}: run ${set} (or set ${NAMESPACE}:oidcIssuerUrl and a kubernetes:context)`];
+  }
+  if (!explicitKubeTarget) {
+    return [
+      `${NAMESPACE}:${key} is not set, so the agent would be deployed to whatever cluster the current kubeconfig context points at, not necessarily the one whose identity the stack trusts: run ${set}, or name the cluster with \`pulumi config set kubernetes:context <context>\``,
+    ];
+  }
+  return [];
+}
+
+/** Secrets the config names that the stack does not create: they must exist before the agent starts. */
+function existingSecrets(cfg: StackConfig): string[] {
+  const named = [
+    cfg.apiKeySecretName && `${NAMESPACE}:apiKeySecretName (${cfg.apiKeySecretName})`,
+    cfg.cloud === "kubernetes" && `${NAMESPACE}:s3CredentialsSecretName (${cfg.s3CredentialsSecretName})`,
+    cfg.cloud === "kubernetes" && cfg.registryAuthSecretName && `${NAMESPACE}:registryAuthSecretName (${cfg.registryAuthSecretName})`,
+  ];
+  return named.filter((s): s is string => typeof s === "string");
+}
+
+/**
+ * A namespace the stack creates holds no Secrets yet, so an agent that needs existing ones would wait until the
+ * Deployment times out. `createNamespace` therefore defaults to false when the config names such Secrets, and an
+ * explicit true is an error.
+ */
+function namespaceProblems(cfg: StackConfig): string[] {
+  const secrets = existingSecrets(cfg);
+  if (cfg.createNamespace !== true || secrets.length === 0) return [];
+  return [
+    `${NAMESPACE}:createNamespace is true, but ${secrets.join(" and ")} must already exist in namespace "${cfg.namespace}", which the stack would only create: create the namespace and the Secrets first (kubectl create namespace ${cfg.namespace}; kubectl create secret ... -n ${cfg.namespace}) and run \`pulumi config set ${NAMESPACE}:createNamespace false\`${cfg.apiKeySecretName ? `, or let the stack hold the key (\`pulumi config rm ${NAMESPACE}:apiKeySecretName\`; \`pulumi config set --secret ${NAMESPACE}:apiKey\`)` : ""}`,
+  ];
+}
+
+/** Per-cloud tag rules on top of the Kubernetes label syntax every kind checks. */
+function tagProblems(cfg: StackConfig): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(cfg.tags ?? {})) {
+    const bad = (why: string) => out.push(`${NAMESPACE}:tags has "${k}": "${v}", ${why}: change it (\`pulumi config set --path '${NAMESPACE}:tags.<key>' <value>\`)`);
+    if (/(^|\.)(kubernetes\.io|k8s\.io)\//.test(k) || k.startsWith("azure.workload.identity/")) bad("a key prefix reserved for Kubernetes and its add-ons");
+    else if (cfg.cloud === "gcp" && !(/^[a-z][a-z0-9_-]{0,62}$/.test(k) && /^[a-z0-9_-]{0,63}$/.test(v))) bad("which GCP labels do not allow (keys: lowercase letters, digits, '_' and '-', starting with a letter; values: lowercase letters, digits, '_' and '-')");
+    else if (cfg.cloud === "azure" && k.includes("/")) bad("which Azure tags do not allow (no '/' in keys)");
+  }
+  return out;
 }
 
 function suggest(key: string, known: Set<string>): string {

@@ -38,6 +38,8 @@ export interface RecordedResource {
   state: Record<string, unknown>;
   /** Dotted paths (relative to inputs) whose value was a Pulumi secret. */
   secretPaths: string[];
+  /** The explicit provider reference (`<provider urn>::<provider id>`), or undefined for the default provider. */
+  provider?: string;
 }
 
 export interface RecordedCall {
@@ -290,8 +292,55 @@ export const CALL_STUBS: Record<string, CallStub> = {
     location: c.azureLocation,
     oidcIssuerProfile: { enabled: true, issuerURL: `https://${c.azureLocation}.oic.prod-aks.azure.com/${c.azureTenantId}/${fakeUuid(`aks/${String(i.resourceName)}`)}/` },
     securityProfile: { workloadIdentity: { enabled: true } },
+    // The kubelet's user-assigned identity, which pulls images for the cluster's pods.
+    identityProfile: {
+      kubeletidentity: {
+        clientId: fakeUuid(`aks-kubelet-client/${String(i.resourceName)}`),
+        objectId: fakeUuid(`aks-kubelet/${String(i.resourceName)}`),
+        resourceId: `/subscriptions/${c.azureSubscriptionId}/resourceGroups/MC_${String(i.resourceGroupName)}_${String(i.resourceName)}_${c.azureLocation}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${String(i.resourceName)}-agentpool`,
+      },
+    },
   }),
+  "azure-native:containerservice:listManagedClusterUserCredentials": (i, c) => aksCredentials(i, c, "clusterUser"),
+  "azure-native:containerservice:listManagedClusterAdminCredentials": (i, c) => aksCredentials(i, c, "clusterAdmin"),
+  "gcp:container/getCluster:getCluster": (i, c) => {
+    const name = String(i.name);
+    const project = str(i.project) ?? c.gcpProject;
+    const location = str(i.location) ?? c.gcpRegion;
+    return {
+      id: `projects/${project}/locations/${location}/clusters/${name}`,
+      name,
+      project,
+      location,
+      endpoint: `34.${parseInt(shortHash(`gke/${name}`, 2), 16)}.0.1`,
+      masterAuths: [{ clusterCaCertificate: "bW9jay1na2UtY2E=", clientCertificate: "", clientKey: "", clientCertificateConfigs: [] }],
+      workloadIdentityConfigs: [{ workloadPool: `${project}.svc.id.goog` }],
+      // A default pool on the Compute Engine default account and a GPU pool on its own account.
+      nodePools: [
+        { name: "default-pool", nodeConfigs: [{ serviceAccount: "default" }] },
+        { name: "gpu", nodeConfigs: [{ serviceAccount: `gke-gpu-nodes@${project}.iam.gserviceaccount.com` }] },
+      ],
+      nodeConfigs: [{ serviceAccount: "default" }],
+      clusterAutoscalings: [],
+    };
+  },
 };
+
+/** An AKS credential listing: one base64 kubeconfig whose user holds a (fake) static token. */
+function aksCredentials(i: Obj, c: MockCloud, user: string): Obj {
+  const name = String(i.resourceName);
+  const server = `https://${name}-dns-${shortHash(`aks/${name}`, 8)}.hcp.${c.azureLocation}.azmk8s.io:443`;
+  const yaml = [
+    "apiVersion: v1",
+    "kind: Config",
+    `clusters: [{name: ${name}, cluster: {server: "${server}", certificate-authority-data: bW9jay1ha3MtY2E=}}]`,
+    `contexts: [{name: ${name}, context: {cluster: ${name}, user: ${user}_${name}}}]`,
+    `current-context: ${name}`,
+    `users: [{name: ${user}_${name}, user: {token: mock-aks-token-${shortHash(`${user}/${name}`, 12)}}}]`,
+    "",
+  ].join("\n");
+  return { kubeconfigs: [{ name: user, value: Buffer.from(yaml).toString("base64") }] };
+}
 
 /** Replaces Pulumi secret envelopes with their values, remembering where they were. */
 function unwrapSecrets(value: unknown, path: string, found: string[]): unknown {
@@ -361,6 +410,7 @@ export class MockRecorder implements pulumi.runtime.Mocks {
       inputs,
       state: custom ? { ...inputs, ...computed } : {},
       secretPaths,
+      ...(args.provider ? { provider: args.provider } : {}),
     });
     return { id, state };
   }

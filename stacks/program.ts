@@ -1,15 +1,15 @@
 // The Pulumi program: stack config → the cloud's launch environment → launch-config.yaml → the agent on the
 // cluster. A function (not module top-level code) so `npm run render` and the tests can run it once per stack.
-import * as aws from "@pulumi/aws";
-import * as azure from "@pulumi/azure-native";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AwsLaunchEnvironment } from "../components/aws/index.js";
 import { AzureLaunchEnvironment } from "../components/azure/index.js";
 import { GcpLaunchEnvironment } from "../components/gcp/index.js";
-import { AgentImage, type EnvVar, genericLaunchEnvironment, LaunchAgent } from "../components/kubernetes/index.js";
-import { launchConfigOutput, type LaunchConfigSettings } from "../components/launch-config.js";
+import { AgentImage, type EnvVar, genericLaunchEnvironment, LaunchAgent, labelKubernetesObjects } from "../components/kubernetes/index.js";
+import { composeKanikoConfig, launchConfigOutput, type LaunchConfigSettings } from "../components/launch-config.js";
 import type { LaunchEnvironmentOutputs } from "../components/types.js";
-import { type AwsStackConfig, type GcpStackConfig, NAMESPACE, parseStackConfig, type StackConfig, StackConfigError } from "./config.js";
+import { aksCluster, eksCluster, gkeCluster } from "./cluster.js";
+import { type AwsStackConfig, type GcpStackConfig, NAMESPACE, parseStackConfig, type ResolvedStackConfig, StackConfigError } from "./config.js";
 
 export interface StackOutputs {
   cloud: string;
@@ -34,6 +34,8 @@ interface Environment {
   kanikoConfig?: Record<string, unknown>;
   azureStorageAccessKey?: pulumi.Output<string>;
   genericRegistry?: boolean;
+  /** Provider for the agent's Kubernetes objects, built from the cluster the stack looked up. */
+  kubernetesProvider?: k8s.Provider;
 }
 
 function lifecycleOf(cfg: AwsStackConfig | GcpStackConfig) {
@@ -45,57 +47,50 @@ function lifecycleOf(cfg: AwsStackConfig | GcpStackConfig) {
   };
 }
 
-function buildEnvironment(cfg: StackConfig, secrets: pulumi.Config): Environment {
+function buildEnvironment(cfg: ResolvedStackConfig, secrets: pulumi.Config): Environment {
   const identityTarget = { namespace: cfg.namespace, serviceAccountName: cfg.serviceAccountName };
   switch (cfg.cloud) {
     case "aws": {
       const lifecycle = lifecycleOf(cfg);
-      const issuer =
-        cfg.oidcIssuerUrl ??
-        aws.eks.getClusterOutput({ name: cfg.eksClusterName! }).identities.apply((ids) => {
-          const url = ids[0]?.oidcs[0]?.issuer;
-          if (!url) throw new Error(`EKS cluster ${cfg.eksClusterName} has no OIDC issuer (${NAMESPACE}:eksClusterName)`);
-          return url;
-        });
+      const cluster = eksCluster(NAME, cfg);
       const env = new AwsLaunchEnvironment(NAME, {
         ...identityTarget,
         ...lifecycle,
-        oidcIssuerUrl: issuer,
+        oidcIssuerUrl: cluster.oidcIssuerUrl,
         oidcProviderArn: cfg.oidcProviderArn,
         repositoryName: cfg.repositoryName,
         bucketName: cfg.bucketName,
         kmsKeyArn: cfg.kmsKeyArn,
+        tags: cfg.tags,
       });
-      return { outputs: env.outputs };
+      return { outputs: env.outputs, kubernetesProvider: cluster.provider };
     }
     case "gcp": {
       const lifecycle = lifecycleOf(cfg);
+      const cluster = gkeCluster(NAME, cfg);
       const env = new GcpLaunchEnvironment(NAME, {
         ...identityTarget,
         ...lifecycle,
-        workloadIdentityPool: cfg.workloadIdentityPool,
+        workloadIdentityPool: cluster.workloadIdentityPool ?? cfg.workloadIdentityPool,
+        nodeServiceAccounts: cluster.nodeServiceAccounts,
+        labels: cfg.tags,
         repositoryId: cfg.repositoryId,
         imageName: cfg.imageName,
         bucketName: cfg.bucketName,
         serviceAccountId: cfg.serviceAccountId,
       });
-      return { outputs: env.outputs };
+      return { outputs: env.outputs, kubernetesProvider: cluster.provider };
     }
     case "azure": {
-      const issuer =
-        cfg.oidcIssuerUrl ??
-        azure.containerservice
-          .getManagedClusterOutput({ resourceGroupName: cfg.aksResourceGroupName ?? cfg.resourceGroupName, resourceName: cfg.aksClusterName! })
-          .apply((c) => {
-            const url = c.oidcIssuerProfile?.issuerURL;
-            if (!url) throw new Error(`AKS cluster ${cfg.aksClusterName} has no OIDC issuer: run \`az aks update --enable-oidc-issuer --enable-workload-identity\``);
-            return url;
-          });
+      const cluster = aksCluster(NAME, cfg);
       const env = new AzureLaunchEnvironment(NAME, {
         ...identityTarget,
         resourceGroupName: cfg.resourceGroupName,
         location: cfg.location,
-        oidcIssuerUrl: issuer,
+        oidcIssuerUrl: cluster.oidcIssuerUrl,
+        kubeletPrincipalId: cluster.kubeletPrincipalId,
+        kanikoStorageAccessKey: cfg.storageSharedKeyAccess,
+        tags: cfg.tags,
         registryName: cfg.registryName,
         registrySku: cfg.registrySku,
         repositoryName: cfg.repositoryName,
@@ -104,7 +99,7 @@ function buildEnvironment(cfg: StackConfig, secrets: pulumi.Config): Environment
         contextExpirationDays: cfg.contextExpirationDays,
         untaggedImageExpirationDays: cfg.untaggedImageExpirationDays,
       });
-      return { outputs: env.outputs, azureStorageAccessKey: env.storageAccessKey };
+      return { outputs: env.outputs, azureStorageAccessKey: env.storageAccessKey, kubernetesProvider: cluster.provider };
     }
     case "kubernetes": {
       const password = secrets.getSecret("registryPassword");
@@ -139,7 +134,8 @@ export function runProgram(): StackOutputs {
     maxSchedulers: cfg.maxSchedulers,
     verbosity: cfg.verbosity,
     kanikoImage: cfg.kanikoImage,
-    kanikoConfig: env.kanikoConfig,
+    buildJobName: cfg.buildJobName,
+    kanikoConfig: composeKanikoConfig({ user: cfg.kanikoConfig, environment: env.kanikoConfig, labels: cfg.tags }),
   };
   const launchConfig = launchConfigOutput(env.outputs, settings, { genericRegistry: env.genericRegistry });
 
@@ -182,6 +178,9 @@ export function runProgram(): StackOutputs {
     azureStorageAccessKey: env.azureStorageAccessKey,
     extraEnv: env.agentEnv,
     replicas: cfg.replicas,
+  }, {
+    ...(env.kubernetesProvider ? { providers: [env.kubernetesProvider] } : {}),
+    ...(cfg.tags ? { transformations: [labelKubernetesObjects(cfg.tags)] } : {}),
   });
 
   return {

@@ -25,7 +25,7 @@ import {
 export const DEFAULT_NAMESPACE = "wandb";
 export const DEFAULT_SERVICE_ACCOUNT = "wandb-launch-agent";
 export const DEFAULT_BASE_URL = "https://api.wandb.ai";
-/** The official agent's kaniko builder reads Azure build contexts with this Secret (in namespace `wandb`). */
+/** kaniko reads Azure build contexts with this Secret: our agent in its own namespace, the official one in `wandb` only. */
 export const AZURE_STORAGE_KEY_SECRET = "azure-storage-access-key";
 
 export interface LaunchAgentArgs {
@@ -55,7 +55,7 @@ export interface LaunchAgentArgs {
   readonly apiKeySecretKey?: string;
   /** W&B server. Default `https://api.wandb.ai`. */
   readonly baseUrl?: pulumi.Input<string>;
-  /** Azure only: the storage-account key kaniko reads build contexts with (requires namespace `wandb`). */
+  /** Azure only: the storage-account key kaniko reads build contexts with (the official agent image needs namespace `wandb`). */
   readonly azureStorageAccessKey?: pulumi.Input<string>;
   /** Extra container env (plain values or valueFrom references). */
   readonly extraEnv?: EnvVar[];
@@ -84,11 +84,6 @@ export class LaunchAgent extends pulumi.ComponentResource {
       throw new Error("LaunchAgent needs exactly one of apiKey (a Pulumi secret) and apiKeySecretName (an existing Secret)");
     }
     const nsName = args.namespace ?? DEFAULT_NAMESPACE;
-    if (args.azureStorageAccessKey !== undefined && nsName !== "wandb") {
-      throw new Error(
-        `The official agent reads the Azure storage key for kaniko from namespace "wandb" only; the agent namespace is "${nsName}". Use namespace wandb.`,
-      );
-    }
     const saName = args.serviceAccountName ?? DEFAULT_SERVICE_ACCOUNT;
 
     const ns = args.createNamespace === false
