@@ -149,25 +149,32 @@ export function renderLaunchConfig(inputs: LaunchConfigInputs): string {
   return stringify(doc, { lineWidth: 0 });
 }
 
-/** Builds one kaniko Job with the agent's own code, so a kaniko-config the agent would refuse at build time fails here. */
-function kanikoConfigProblems(i: LaunchConfigInputs): string[] {
-  if (i.kanikoConfig === undefined) return [];
+/**
+ * Builds one kaniko Job from `fragment` with the agent's own code: the message the agent would fail every build
+ * with, or undefined when the fragment is usable.
+ */
+export function kanikoConfigProblem(fragment: unknown): string | undefined {
   try {
     kanikoJob({
-      jobName: "render-check",
-      namespace: "render-check",
-      serviceAccountName: "render-check",
-      kanikoImage: i.kanikoImage ?? "kaniko",
-      kanikoConfig: i.kanikoConfig,
-      context: i.buildContextStore,
-      destination: `${i.destination}:check`,
-      repositoryUri: i.destination,
+      jobName: "check",
+      namespace: "check",
+      serviceAccountName: "check",
+      kanikoImage: "kaniko",
+      kanikoConfig: fragment,
+      context: "s3://check/context.tgz",
+      destination: "registry.example.com/check:tag",
+      repositoryUri: "registry.example.com/check",
       registryKind: "anonymous",
     });
-    return [];
+    return undefined;
   } catch (err) {
-    return [`builder.kaniko-config: ${err instanceof Error ? err.message : String(err)}`];
+    return err instanceof Error ? err.message : String(err);
   }
+}
+
+function kanikoConfigProblems(i: LaunchConfigInputs): string[] {
+  const problem = i.kanikoConfig === undefined ? undefined : kanikoConfigProblem(i.kanikoConfig);
+  return problem === undefined ? [] : [`builder.kaniko-config: ${problem}`];
 }
 
 /** `renderLaunchConfig` over a launch environment's Outputs. */

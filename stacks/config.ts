@@ -2,6 +2,7 @@
 // map Pulumi hands the program and returns a typed config or throws StackConfigError naming every bad key with
 // the command that fixes it. Secret values are only checked for presence, never echoed.
 import { z } from "zod";
+import { kanikoConfigProblem } from "../components/launch-config.js";
 
 export const NAMESPACE = "wandb-launch";
 export const CLOUDS = ["aws", "gcp", "azure", "kubernetes"] as const;
@@ -48,7 +49,7 @@ const isLabelKey = (k: string): boolean => {
 };
 const tags = json(
   z.record(
-    z.string().refine(isLabelKey, "has a key that is not a Kubernetes label key (letters, digits, '-', '_', '.', at most 63, optionally prefixed by a DNS name and '/')"),
+    z.string(),
     z.string().regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, "has a value that is not a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric)"),
   ),
 );
@@ -74,7 +75,11 @@ const common = {
   /** `builder.kaniko-image`. */
   kanikoImage: z.string().min(1).optional(),
   /** `builder.build-job-name` (checked by the agent's schema when the launch config is rendered). */
-  buildJobName: z.string().min(1).optional(),
+  buildJobName: z
+    .string()
+    .max(50)
+    .regex(DNS_LABEL, "cannot prefix a Kubernetes Job name: use at most 50 lowercase letters, digits and '-', starting and ending alphanumeric")
+    .optional(),
   /** `builder.kaniko-config`: a Kubernetes Job fragment merged into every kaniko build Job. */
   kanikoConfig: json(z.record(z.string(), z.unknown(), "must be a Kubernetes Job fragment (a JSON object such as {\"spec\":{\"template\":{...}}})")).optional(),
   /** Tags on every taggable cloud resource (GCP: labels) and labels on every Kubernetes object. */
@@ -282,6 +287,8 @@ export function parseStackConfig(flat: Record<string, string>): ResolvedStackCon
       );
     }
     problems.push(...clusterProblems(cfg, explicitKubeTarget), ...namespaceProblems(cfg), ...tagProblems(cfg));
+    const kaniko = cfg.kanikoConfig === undefined ? undefined : kanikoConfigProblem(cfg.kanikoConfig);
+    if (kaniko !== undefined) problems.push(`${NAMESPACE}:kanikoConfig would fail every build: ${kaniko}`);
     if (cfg.cloud === "kubernetes" && (cfg.registryUsername === undefined) !== (cfg.registryPassword === undefined)) {
       problems.push(`${NAMESPACE}:registryUsername and ${NAMESPACE}:registryPassword go together: set both (\`pulumi config set --secret ${NAMESPACE}:registryPassword\`) or neither`);
     }
@@ -347,7 +354,8 @@ function tagProblems(cfg: StackConfig): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(cfg.tags ?? {})) {
     const bad = (why: string) => out.push(`${NAMESPACE}:tags has "${k}": "${v}", ${why}: change it (\`pulumi config set --path '${NAMESPACE}:tags.<key>' <value>\`)`);
-    if (/(^|\.)(kubernetes\.io|k8s\.io)\//.test(k) || k.startsWith("azure.workload.identity/")) bad("a key prefix reserved for Kubernetes and its add-ons");
+    if (!isLabelKey(k)) bad("which is not a Kubernetes label key (letters, digits, '-', '_', '.', at most 63, optionally after a DNS-name prefix and '/')");
+    else if (/(^|\.)(kubernetes\.io|k8s\.io)\//.test(k) || k.startsWith("azure.workload.identity/")) bad("a key prefix reserved for Kubernetes and its add-ons");
     else if (cfg.cloud === "gcp" && !(/^[a-z][a-z0-9_-]{0,62}$/.test(k) && /^[a-z0-9_-]{0,63}$/.test(v))) bad("which GCP labels do not allow (keys: lowercase letters, digits, '_' and '-', starting with a letter; values: lowercase letters, digits, '_' and '-')");
     else if (cfg.cloud === "azure" && k.includes("/")) bad("which Azure tags do not allow (no '/' in keys)");
   }
