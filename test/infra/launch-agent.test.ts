@@ -336,15 +336,16 @@ describe("LaunchAgent (Pulumi mocks)", () => {
     });
   });
 
-  it("creates the Azure storage-key Secret kaniko needs, and only in namespace wandb", async () => {
+  it("creates the Azure storage-key Secret kaniko needs, in the agent's namespace (where our agent looks)", async () => {
     await deployAgent({ azureStorageAccessKey: pulumi.secret("storage-key==") });
     const secrets = mocks.byType("kubernetes:core/v1:Secret");
     const key = secrets.find((s) => (s.inputs.metadata as { name: string }).name === "azure-storage-access-key")!;
     expect(key.inputs).toMatchObject({ type: "kubernetes.io/basic-auth", stringData: { password: "storage-key==" }, metadata: { namespace: "wandb" } });
     expect(key.secretPaths.length).toBeGreaterThan(0);
-    expect(() => new LaunchAgent("x", { environment: env(), launchConfigYaml: config, image: "i", apiKey: "k", namespace: "ml", azureStorageAccessKey: "s" })).toThrow(
-      /namespace "wandb"/,
-    );
+    mocks.clear();
+    await deployAgent({ namespace: "ml", azureStorageAccessKey: pulumi.secret("storage-key==") });
+    const moved = mocks.byType("kubernetes:core/v1:Secret").find((s) => (s.inputs.metadata as { name: string }).name === "azure-storage-access-key")!;
+    expect(moved.inputs.metadata).toMatchObject({ namespace: "ml" });
   });
 
   it("needs exactly one API-key source", () => {
