@@ -101,6 +101,14 @@ export class ItemTask {
     let runSpec = spec;
     const { backend, config } = this.deps;
     const resource = runSpec.resource ?? DEFAULT_RESOURCE;
+    // Checked before any build: starting the run without the services it asked for would fail later, or worse, not.
+    const services = runSpec.additional_services;
+    if (Array.isArray(services) && services.length > 0) {
+      throw new LaunchError(
+        `the run spec asks for additional_services (${services.length}), which this agent does not start yet: remove them from the run spec (or launch it with the official agent); the run was not started`,
+        "run",
+      );
+    }
     const runner = await this.deps.createRunner(resource, this.deps.identity);
     runner.check?.(runSpec);
     const { image, mountCode, command } = await this.chooseImage(runSpec, runId, job, resource);

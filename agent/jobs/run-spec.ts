@@ -33,6 +33,8 @@ export const RunSpecSchema = z.looseObject({
   python_version: z.string().nullish(),
   _wandb_api_key: z.string().nullish(),
   _resume_count: z.number().int().nonnegative().optional(),
+  /** Kubernetes objects to start beside the run (`[{ config: <manifest> }]`), reference §8.3. */
+  additional_services: z.array(z.unknown()).nullish(),
 });
 
 export type RunSpec = z.infer<typeof RunSpecSchema>;

@@ -142,4 +142,18 @@ describe("ItemTask", () => {
     await new ItemTask({ ...spec, runSpec: { ...spec.runSpec, author: "ann" } }, deps(backend, builder, capturingRunner(seen))).done;
     expect(seen[0]!.runSpec.resource_args?.kubernetes).toEqual({ metadata: { labels: { owner: "ann" } } });
   });
+
+  it("fails an item that asks for additional_services at stage run, before building or starting anything", async () => {
+    const { backend, calls } = recordingBackend({ source_type: "artifact", source: { entrypoint: ["python", "t.py"] } });
+    const builder: Builder = { type: "docker", build: async () => { throw new Error("must not build"); } };
+    const seen: LaunchRequest[] = [];
+    const services = [{ config: { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "vllm" } } }];
+    const result = await new ItemTask({ ...item, runSpec: { job: "x", resource: "kubernetes", additional_services: services } }, deps(backend, builder, capturingRunner(seen))).done;
+    expect(seen).toHaveLength(0);
+    expect(result.error).toMatch(/additional_services \(1\).*not started/);
+    expect(calls.find((c) => c[0] === "fail")?.[1]).toBe("run");
+    // An empty list is no request.
+    await new ItemTask({ ...item, runSpec: { job: "x", resource: "local-container", additional_services: [] } }, deps(backend, { ...builder, build: async () => ({ image: "i:1", built: false, tag: "1" }) }, capturingRunner(seen))).done;
+    expect(seen).toHaveLength(1);
+  });
 });
