@@ -672,11 +672,12 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
       if (!a || !bytes) return send(res, 404, "not found");
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length });
       const half = Math.floor(bytes.length / 2);
+      const delay = options.storageChunkDelayMs ?? 0;
       if (a.dropOnce.delete(name)) {
-        res.write(bytes.subarray(0, half), () => res.socket?.destroy());
+        // Half the bytes, then the connection dies (after the chunk delay, like a long download failing late).
+        res.write(bytes.subarray(0, half), () => setTimeout(() => res.socket?.destroy(), delay));
         return;
       }
-      const delay = options.storageChunkDelayMs ?? 0;
       if (delay <= 0) return void res.end(bytes);
       res.write(bytes.subarray(0, half));
       setTimeout(() => res.end(bytes.subarray(half)), delay);

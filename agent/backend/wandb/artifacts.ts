@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { copyFile, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, normalize, sep } from "node:path";
 import type { z } from "zod";
-import { LaunchError } from "../../errors.js";
+import { LaunchError, errorMessage } from "../../errors.js";
 import type { Logger } from "../../log.js";
+import { WandbApiError } from "./errors.js";
 import {
   ArtifactByID,
   ArtifactMembershipByName,
+  ArtifactMembershipFiles,
   FetchArtifactManifest,
   GetArtifactMembershipFileUrls,
   ManifestSchema,
@@ -125,23 +127,34 @@ export class ArtifactStore {
     return art;
   }
 
-  /** Download every file of `art` into `destDir`, verified; returns the manifest's paths. */
+  /**
+   * Download every file of `art` into `destDir`, verified; returns the manifest's paths. As the SDK does, file URLs
+   * are fetched a page at a time and each page's files downloaded before the next page is asked for, so a signed
+   * URL is used soon after it is issued; one that has expired anyway is refreshed (see #fetchFile).
+   */
   async download(art: ArtifactVersion, destDir: string): Promise<string[]> {
     const label = `${art.entity}/${art.project}/${art.name}`;
     const manifest = await this.#manifest(art, label);
-    const urls = await this.#fileUrls(art, label);
     const paths = Object.keys(manifest.contents);
+    // Every entry is checked before any byte is fetched: a job that cannot be laid out fully is not started.
     for (const path of paths) {
-      const entry = manifest.contents[path]!;
+      safeJoin(destDir, path, label);
+      const ref = manifest.contents[path]!.ref;
+      if (ref) throw new LaunchError(`Artifact ${label} file ${path} is a reference to ${ref}; the agent only downloads files stored in W&B`);
+    }
+    const left = new Set(paths);
+    const place = async (path: string, url: string | undefined) => {
+      const cached = await this.#cached(art, manifest, path, url, label);
       const dest = safeJoin(destDir, path, label);
-      if (entry.ref) {
-        throw new LaunchError(`Artifact ${label} file ${path} is a reference to ${entry.ref}; the agent only downloads files stored in W&B`);
-      }
-      const cached = await this.#cached(entry.digest, path, urls.get(path), label);
       await mkdir(dirname(dest), { recursive: true });
       // A copy (reflinked where the filesystem can): runs may change their files, the cache must not.
       await copyFile(cached, dest, constants.COPYFILE_FICLONE);
+    };
+    for await (const page of this.#fileUrlPages(art, label)) {
+      for (const [name, url] of page) if (left.delete(name)) await place(name, url);
     }
+    // Files the listing left out have no direct URL: W&B's own file handler serves them (#fetchFile).
+    for (const path of left) await place(path, undefined);
     return paths;
   }
 
@@ -166,8 +179,7 @@ export class ArtifactStore {
     }
   }
 
-  async #fileUrls(art: ArtifactVersion, label: string): Promise<Map<string, string>> {
-    const urls = new Map<string, string>();
+  async *#fileUrlPages(art: ArtifactVersion, label: string): AsyncGenerator<Map<string, string>> {
     let cursor: string | null = null;
     for (;;) {
       const data: z.infer<typeof GetArtifactMembershipFileUrls.data> = await this.opts.transport.request(GetArtifactMembershipFileUrls, {
@@ -180,22 +192,24 @@ export class ArtifactStore {
       });
       const files = data.project?.artifactCollection?.artifactMembership?.files;
       if (!files) throw new LaunchError(`Unable to fetch files for artifact ${label}`);
+      const urls = new Map<string, string>();
       for (const edge of files.edges) if (edge.node) urls.set(edge.node.name, edge.node.directUrl);
-      if (!files.pageInfo.hasNextPage || !files.pageInfo.endCursor) return urls;
+      yield urls;
+      if (!files.pageInfo.hasNextPage || !files.pageInfo.endCursor) return;
       cursor = files.pageInfo.endCursor;
     }
   }
 
-  /** The verified cache file for `digest`, downloading it when absent. */
-  async #cached(digest: string, path: string, url: string | undefined, label: string): Promise<string> {
+  /** The verified cache file for `path`'s digest, downloading it when absent. */
+  async #cached(art: ArtifactVersion, manifest: Manifest, path: string, url: string | undefined, label: string): Promise<string> {
+    const digest = manifest.contents[path]!.digest;
     const hex = digestHex(digest);
     if (hex.length !== 32) throw new LaunchError(`Artifact ${label} file ${path}: manifest digest ${JSON.stringify(digest)} is not a base64 MD5`);
     const target = join(this.opts.cacheDir, "obj", "md5", hex.slice(0, 2), hex.slice(2));
     if (await exists(target)) return target;
-    if (!url) throw new LaunchError(`Artifact ${label} file ${path} is in the manifest but W&B returned no download URL for it`);
     const tmp = await this.#tempPath();
     try {
-      const got = await this.opts.transport.download(url, tmp, `${label} file ${path}`);
+      const got = await this.#fetchFile(art, manifest, path, url, tmp, label);
       if (got.md5 !== digest) {
         throw new LaunchError(
           `Artifact ${label} file ${path} does not match its manifest digest (expected md5 ${digest}, got ${got.md5}); ` +
@@ -211,11 +225,72 @@ export class ArtifactStore {
     }
   }
 
+  /**
+   * A file's bytes from the first source that serves them: the listed signed URL; a freshly issued one when
+   * storage refused it (signed URLs expire: S3 and Azure answer 403, GCS 400), as the SDK refreshes them; then
+   * W&B's own file handler with the key, which redirects to storage (the SDK's fallback when a direct URL is
+   * missing or fails).
+   */
+  async #fetchFile(art: ArtifactVersion, manifest: Manifest, path: string, url: string | undefined, tmp: string, label: string) {
+    const what = `${label} file ${path}`;
+    const sources: [string, () => Promise<string | null>][] = [
+      ["listed URL", async () => url ?? null],
+      ["refreshed URL", async () => (url ? this.#freshUrl(art, path) : null)],
+      ["W&B file handler", async () => this.#handlerUrl(art, manifest, path)],
+    ];
+    let refused: unknown = null;
+    for (const [source, next] of sources) {
+      const u = await next();
+      if (!u) continue;
+      try {
+        return await this.opts.transport.download(u, tmp, what);
+      } catch (err) {
+        if (!isRefusedUrl(err)) throw err;
+        refused = err;
+        this.opts.logger.info({ artifact: label, file: path, source, err: errorMessage(err) }, "download URL refused (expired?); trying the next source");
+      }
+    }
+    throw new LaunchError(
+      `Artifact ${label} file ${path} could not be downloaded: ${errorMessage(refused)} (tried the listed URL, a refreshed URL and W&B's file handler); ` +
+        `check that the agent's key can read the artifact and that its storage is reachable`,
+    );
+  }
+
+  /** A newly signed URL for one file (the SDK's ArtifactMembershipFiles query with its name). */
+  async #freshUrl(art: ArtifactVersion, path: string): Promise<string | null> {
+    const data = await this.opts.transport.request(ArtifactMembershipFiles, {
+      entity: art.entity,
+      project: art.project,
+      collection: art.collection,
+      alias: art.version,
+      fileNames: [path],
+      perPage: 1,
+    });
+    const edges = data.project?.artifactCollection?.artifactMembership?.files.edges ?? [];
+    return edges.find((e) => e.node?.name === path)?.node?.directUrl ?? null;
+  }
+
+  /** W&B's download handler URL for a file, by the manifest's storage layout (the SDK's `_file_url`). */
+  #handlerUrl(art: ArtifactVersion, manifest: Manifest, path: string): string {
+    const entry = manifest.contents[path]!;
+    const base = this.opts.transport.baseUrl;
+    const hex = digestHex(entry.digest);
+    const config = manifest.storagePolicyConfig;
+    if (config?.storageLayout !== "V2") return `${base}/artifacts/${encodeURIComponent(art.entity)}/${hex}`;
+    const parts = [config.storageRegion || "default", art.entity, art.project, art.collection, entry.birthArtifactID ?? "", hex, basename(path)];
+    return `${base}/artifactsV2/${parts.map(encodeURIComponent).join("/")}`;
+  }
+
   async #tempPath(): Promise<string> {
     const dir = join(this.opts.cacheDir, "tmp");
     await mkdir(dir, { recursive: true });
     return join(dir, randomBytes(8).toString("hex"));
   }
+}
+
+/** Storage refused the URL itself (expired or bad signature, gone): another URL for the same file may work. */
+function isRefusedUrl(err: unknown): boolean {
+  return err instanceof WandbApiError && err.status !== undefined && [400, 403, 404, 410].includes(err.status);
 }
 
 function fromNode(node: ArtifactNode): ArtifactVersion {

@@ -253,11 +253,40 @@ export const GetArtifactMembershipFileUrls = operation(
   }),
 );
 
+/** One file's URL, asked for again when the listed one was refused (signed URLs expire): the SDK's refresh query. */
+export const ArtifactMembershipFiles = operation(
+  "ArtifactMembershipFiles",
+  `query ArtifactMembershipFiles($entity: String!, $project: String!, $collection: String!, $alias: String!, $fileNames: [String!], $cursor: String, $perPage: Int = 50) {
+  project(name: $project, entityName: $entity) {
+    artifactCollection(name: $collection) {
+      artifactMembership(aliasName: $alias) {
+        files(names: $fileNames, after: $cursor, first: $perPage) {
+          edges { node { name directUrl } }
+        }
+      }
+    }
+  }
+}`,
+  z.object({
+    project: z
+      .object({
+        artifactCollection: z
+          .object({
+            artifactMembership: z
+              .object({ files: z.object({ edges: z.array(z.object({ node: z.object({ name: z.string(), directUrl: z.string() }).nullish() })) }) })
+              .nullish(),
+          })
+          .nullish(),
+      })
+      .nullish(),
+  }),
+);
+
 /** Artifact manifest v1 (the JSON behind `currentManifest.file.directUrl`). */
 export const ManifestSchema = z.looseObject({
   version: z.literal(1),
   storagePolicy: z.string(),
-  storagePolicyConfig: z.looseObject({}).optional(),
+  storagePolicyConfig: z.looseObject({ storageLayout: z.string().nullish(), storageRegion: z.string().nullish() }).nullish(),
   contents: z.record(
     z.string(),
     z.looseObject({

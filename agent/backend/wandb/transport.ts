@@ -202,16 +202,32 @@ export class WandbTransport {
    * sent only to the W&B host itself, never to the storage behind a signed URL.
    */
   async download(url: string, dest: string, what: string): Promise<{ md5: string; size: number }> {
-    const sameHost = new URL(url, this.baseUrl).origin === new URL(this.baseUrl).origin;
+    const home = new URL(this.baseUrl).origin;
     return this.#withRetries(`download ${what}`, {}, async (signal) => {
-      const res = await fetch(new URL(url, this.baseUrl), {
-        headers: { "user-agent": this.#userAgent, ...(sameHost ? { authorization: this.#auth } : {}) },
-        signal,
-      });
-      if (res.status === 401 && sameHost) throw new WandbAuthError(this.baseUrl);
+      // Redirects are followed here, not by fetch, so the key never follows one off the W&B host (W&B's file
+      // handler redirects to storage).
+      let target = new URL(url, this.baseUrl);
+      let res: Response;
+      for (let hops = 0; ; hops++) {
+        const sameHost = target.origin === home;
+        res = await fetch(target, {
+          headers: { "user-agent": this.#userAgent, ...(sameHost ? { authorization: this.#auth } : {}) },
+          redirect: "manual",
+          signal,
+        });
+        const location = res.headers.get("location");
+        if (res.status >= 300 && res.status < 400 && location && hops < 5) {
+          await res.body?.cancel();
+          target = new URL(location, target);
+          continue;
+        }
+        if (res.status === 401 && sameHost) throw new WandbAuthError(this.baseUrl);
+        break;
+      }
       if (!res.ok || !res.body) {
-        await res.body?.cancel();
-        throw new AttemptError(`HTTP ${res.status}`, isRetryableStatus(res.status), res.status);
+        // Storage says why in a short XML or JSON body (e.g. S3's "<Code>AccessDenied</Code><Message>Request has expired")
+        const detail = (await res.text().catch(() => "")).replace(/<\?xml[^>]*>/, "").replace(/\s+/g, " ").trim().slice(0, 200);
+        throw new AttemptError(`HTTP ${res.status}${detail ? ` ${detail}` : ""}`, isRetryableStatus(res.status), res.status);
       }
       const hash = createHash("md5");
       let size = 0;

@@ -110,7 +110,7 @@ type ArtifactCollectionMembership {
   aliases: [ArtifactAlias!]!
   artifactCollection: ArtifactCollection
   artifact: Artifact
-  files(after: String, first: Int): FileConnection!
+  files(names: [String!], after: String, first: Int): FileConnection!
 }
 
 type Artifact {
@@ -266,6 +266,7 @@ export const ALLOWED_OPERATIONS: Readonly<Record<string, { kind: "query" | "muta
   ArtifactMembershipByName: { kind: "query", variables: ["entity", "project", "name"] },
   ArtifactByID: { kind: "query", variables: ["id"] },
   FetchArtifactManifest: { kind: "query", variables: ["id"] },
+  ArtifactMembershipFiles: { kind: "query", variables: ["entity", "project", "collection", "alias", "fileNames?", "cursor?", "perPage?"] },
   GetArtifactMembershipFileUrls: { kind: "query", variables: ["entity", "project", "collection", "alias", "cursor?", "perPage?"] },
   // wandb-core's run upsert declares all of these; runs and the agent send a few.
   UpsertBucket: {

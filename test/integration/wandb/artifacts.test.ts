@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,5 +62,58 @@ describe("ArtifactStore", () => {
     expect(parseArtifactPath("p/job", { entity: "d", project: "x" })).toEqual({ entity: "d", project: "p", name: "job" });
     expect(parseArtifactPath("job:alias/with/slash", { entity: "d", project: "x" })).toEqual({ entity: "d", project: "x", name: "job:alias/with/slash" });
     expect(() => parseArtifactPath("a/b/c/d", { entity: "d", project: "x" })).toThrow(/Invalid artifact path "a\/b\/c\/d"/);
+  });
+});
+
+describe("long downloads: expired signed URLs and missing direct URLs (the SDK's refresh and fallback)", () => {
+  async function storeFor(opts: Parameters<typeof startFakeWandb>[0]) {
+    await fake.close();
+    fake = await startFakeWandb(opts);
+    const transport = new WandbTransport({ baseUrl: fake.url, apiKey: fake.apiKey, userAgent: "test", timings: { maxAttempts: 3, backoffInitialMs: 5, backoffMaxMs: 10 } });
+    return new ArtifactStore({ transport, cacheDir: join(dir, "cache2"), logger: silentLogger });
+  }
+  const files = Object.fromEntries(["a.py", "b.py", "c.py"].map((n, i) => [n, `${n}:${"x".repeat(20_000 + i)}\n`]));
+  const fileGets = () => fake.storageRequests.filter((r) => r.method === "GET" && r.path.startsWith("/storage/files/"));
+
+  for (const style of ["s3", "gcs"] as const) {
+    it(`URLs listed at the start expire while earlier files download (${style}: ${style === "s3" ? "403 AccessDenied" : "400 ExpiredToken"}): each is re-queried and the download completes`, async () => {
+      // Every listed URL lives 400 ms; each file takes ~300 ms to send, so the third one's URL is stale when its turn comes.
+      const s = await storeFor({ signedUrlTtlMs: 400, storageChunkDelayMs: 300, expiredUrlError: style });
+      fake.addArtifact({ entity: "e", project: "p", collection: "code", type: "code", files });
+      const art = await s.byPath({ entity: "e", project: "p", name: "code:latest" }, "code");
+      await s.download(art, join(dir, "out"));
+      for (const [n, body] of Object.entries(files)) expect(await readFile(join(dir, "out", n), "utf8")).toBe(body);
+      const expired = fileGets().filter((r) => r.status === (style === "s3" ? 403 : 400));
+      expect(expired.length).toBeGreaterThanOrEqual(1);
+      const refreshes = fake.callsTo("ArtifactMembershipFiles");
+      expect(refreshes.length).toBeGreaterThanOrEqual(1);
+      expect(refreshes[0]!.variables).toMatchObject({ entity: "e", project: "p", collection: "code", alias: "v0", perPage: 1 });
+      expect(refreshes.map((c) => (c.variables.fileNames as string[])[0])).toContain("c.py");
+    });
+  }
+
+  it("a download cut off mid-body is retried, and its URL having expired meanwhile, refreshed", async () => {
+    const s = await storeFor({ signedUrlTtlMs: 150, storageChunkDelayMs: 250 });
+    const a = fake.addArtifact({ entity: "e", project: "p", collection: "code", type: "code", files: { "big.bin": "y".repeat(100_000) } });
+    fake.dropDownloadOnce(a.id, "big.bin");
+    const art = await s.byPath({ entity: "e", project: "p", name: "code:latest" }, "code");
+    await s.download(art, join(dir, "out"));
+    expect(await readFile(join(dir, "out", "big.bin"), "utf8")).toBe("y".repeat(100_000));
+    // The cut-off attempt (no complete answer: 0), the retry refused as expired, then the refreshed URL.
+    expect(fileGets().map((r) => r.status)).toEqual([0, 403, 200]);
+    expect(fake.callsTo("ArtifactMembershipFiles").map((c) => c.variables.fileNames)).toEqual([["big.bin"]]);
+  });
+
+  it("a file the listing leaves out (no direct URL) comes through W&B's file handler, which redirects to storage", async () => {
+    const s = await storeFor({});
+    const a = fake.addArtifact({ entity: "e", project: "p", collection: "code", type: "code", files: { "src/main.py": "print('m')\n", "x.py": "1" } });
+    fake.unlistFile(a.id, "src/main.py");
+    const art = await s.byPath({ entity: "e", project: "p", name: "code:latest" }, "code");
+    await s.download(art, join(dir, "out"));
+    expect(await readFile(join(dir, "out", "src", "main.py"), "utf8")).toBe("print('m')\n");
+    const hex = Buffer.from(createHash("md5").update("print('m')\n").digest()).toString("hex");
+    const handler = fake.storageRequests.find((r) => r.path.startsWith("/artifactsV2/"))!;
+    expect(handler).toMatchObject({ path: `/artifactsV2/default/e/p/code/${encodeURIComponent(a.id)}/${hex}/main.py`, status: 302 });
+    expect(fake.callsTo("ArtifactMembershipFiles")).toHaveLength(0); // nothing to refresh: there was no URL
   });
 });
