@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { LaunchError, type FailureStage } from "../errors.js";
 
-/** Where a pod finds its own namespace (the service-account projection). */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+import { SERVICE_ACCOUNT_NAMESPACE_FILE } from "./paths.js";
+
+export { SERVICE_ACCOUNT_NAMESPACE_FILE };
 
 /** The context name `KubeConfig.loadFromCluster` gives the service-account config. */
 const IN_CLUSTER_CONTEXT = "inClusterContext";

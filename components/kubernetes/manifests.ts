@@ -69,38 +69,9 @@ export function serviceAccountManifest(a: {
   };
 }
 
-export interface PolicyRule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-}
-
-/**
- * Rules in the agent's own namespace, on top of the run rules (the agent namespace is always a run target).
- * Kaniko auth ConfigMaps (`docker-config-<job>`) are created and deleted per build; they are immutable, so no
- * update/patch, and the agent never lists them.
- */
-export const AGENT_NAMESPACE_RULES: PolicyRule[] = [{ apiGroups: [""], resources: ["configmaps"], verbs: ["create", "get", "delete"] }];
-
-/**
- * Rules in every namespace the agent runs jobs in (and its own, where kaniko build Jobs run). Compared with the
- * chart's 7 verbs on everything:
- * - Secrets: create/get/update/delete only. The runner creates the per-run API-key and pull Secrets (kaniko its
- *   registry-auth Secret), reads one back on a 409 to compare it, updates it once to make the run's Job its owner
- *   (so garbage collection removes it with the Job), and deletes it when the run ends. No list/watch: that would
- *   hand the agent every Secret in the namespace; no patch.
- * - Pods: get/list/watch to monitor runs and find a Job's pod; pods/log get for logs. The agent never creates or
- *   edits pods directly (Jobs do).
- * - Jobs: create, delete (cancel), get/list/watch (monitor); jobs/status get (build wait loop).
- * - No Volcano rules by default: pass `extraTargetRules` when a queue launches custom resources.
- */
-export const TARGET_NAMESPACE_RULES: PolicyRule[] = [
-  { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "update", "delete"] },
-  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] },
-  { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
-];
+// What the agent does in each namespace is declared beside the agent (doctor checks the same list).
+export { AGENT_NAMESPACE_RULES, TARGET_NAMESPACE_RULES, type PolicyRule } from "../../agent/kube/permissions.js";
+import type { PolicyRule } from "../../agent/kube/permissions.js";
 
 export function roleManifest(a: { name: string; namespace: In<string>; instance: string; rules: PolicyRule[] }) {
   return {

@@ -22,6 +22,9 @@ import {
 } from "./kube/status.js";
 import { isObj, nameFromGenerateName, validateConfigMap, validateJob, validateMeta, validateSecret } from "./kube/validate.js";
 import { checkCustomObject, type CrdSchema } from "./kube/crd-schema.js";
+import { allowed, forbidden, selfSubjectAccessReview, type FakeRbacRule } from "./kube/rbac.js";
+
+export type { FakeRbacRule } from "./kube/rbac.js";
 
 /**
  * A strict in-process fake of the Kubernetes API server, for the subset the agent uses: namespaced
@@ -98,6 +101,8 @@ export interface FakeKubeOptions {
   contextNamespace?: string;
   /** Custom resource definitions served besides the built-in resources. */
   crds?: CrdFixture[];
+  /** What the token may do (RBAC); requests outside it get 403 Forbidden. Default: everything. */
+  permissions?: FakeRbacRule[];
 }
 
 export interface InjectedFailure {
@@ -147,6 +152,8 @@ export interface FakeKube {
   resourceVersion(): number;
   /** Make the next matching request(s) fail with `code` (5xx: InternalError/ServiceUnavailable Status), before any effect. */
   injectFailure(f: InjectedFailure): void;
+  /** Replace what the token may do; null allows everything. */
+  setPermissions(rules: FakeRbacRule[] | null): void;
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -211,6 +218,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   };
   let rv = 1000;
   let oldestRetained = rv;
+  let permissions: FakeRbacRule[] | null = opts.permissions ?? null;
 
   const key = (r: Resource, ns: string, name: string) => `${r}/${ns}/${name}`;
   const meta = (o: Obj) => o.metadata as Obj;
@@ -526,11 +534,28 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     }
     const body = method === "POST" || method === "PUT" || method === "DELETE" ? await readBody(req) : undefined;
     if (body !== undefined) record.body = body;
+    if (url.pathname === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
+      if (method !== "POST") throw methodNotAllowed();
+      const answered = selfSubjectAccessReview(body, permissions);
+      res.writeHead(201, { "content-type": "application/json" });
+      return res.end(JSON.stringify(answered));
+    }
     const custom = CUSTOM_ROUTE.exec(url.pathname);
-    if (custom && custom[1] !== "batch") return handleCustom(req, res, method, query, body, custom);
+    if (custom && custom[1] !== "batch") {
+      const [, group, , ns, plural, name, sub] = custom as unknown as [string, string, string, string, string, string | undefined, string | undefined];
+      const watchingCustom = query.watch === "true" || query.watch === "1";
+      const verb = { GET: name ? "get" : watchingCustom ? "watch" : "list", POST: "create", PUT: "update", DELETE: "delete", PATCH: "patch" }[method] ?? method.toLowerCase();
+      const access = { verb, group, resource: sub ? `${plural}/${sub}` : plural, namespace: ns };
+      if (!allowed(permissions, access)) throw forbidden(access, name);
+      return handleCustom(req, res, method, query, body, custom);
+    }
     const m = ROUTE.exec(url.pathname);
     if (!m) throw pathNotFound();
     const [, ns, resName, name, sub] = m as unknown as [string, string, Resource, string | undefined, string | undefined];
+    const watching = query.watch === "true" || query.watch === "1";
+    const verb = { GET: name ? "get" : watching ? "watch" : "list", POST: "create", PUT: "update", DELETE: "delete", PATCH: "patch" }[method] ?? method.toLowerCase();
+    const access = { verb, group: info(resName).group, resource: sub ? `${resName}/${sub}` : resName, namespace: ns };
+    if (!allowed(permissions, access)) throw forbidden(access, name);
     const isBatch = url.pathname.startsWith("/apis/batch/v1/");
     if (isBatch !== (resName === "jobs")) throw pathNotFound();
     if (sub === "status" && resName !== "jobs") throw pathNotFound();
@@ -701,6 +726,9 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     activeWatches: () => watchers.size,
     resourceVersion: () => rv,
     injectFailure: (f) => void failures.push({ ...f, left: f.times ?? 1 }),
+    setPermissions(rules) {
+      permissions = rules;
+    },
   };
   return fake;
 }

@@ -194,3 +194,43 @@ describe("fake Kubernetes API server", () => {
     expect(await kube.core.readNamespacedPodLog({ name, namespace: "default" })).toBe("hello\nworld\n");
   });
 });
+
+describe("fake Kubernetes API server: RBAC and SelfSubjectAccessReview", () => {
+  const review = (body: unknown) =>
+    fetch(`${fake.url}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${fake.token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("answers reviews from its rules and forbids the requests they do not allow, as a real server does", async () => {
+    fake.setPermissions([{ namespace: "default", apiGroups: ["batch"], resources: ["jobs"], verbs: ["get", "list"] }]);
+    try {
+      const authz = kube.config.makeApiClient(k8s.AuthorizationV1Api);
+      const ask = async (verb: string) =>
+        (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { namespace: "default", verb, group: "batch", resource: "jobs" } } } })).status?.allowed;
+      expect(await ask("list")).toBe(true);
+      expect(await ask("create")).toBe(false);
+      const s = await statusOf(kube.batch.createNamespacedJob({ namespace: "default", body: job("denied") }));
+      expect(s).toEqual({
+        code: 403,
+        reason: "Forbidden",
+        message: 'jobs.batch is forbidden: User "system:serviceaccount:wandb:launch-agent" cannot create resource "jobs" in API group "batch" in the namespace "default"',
+      });
+      expect((await kube.batch.listNamespacedJob({ namespace: "default" })).items).toBeDefined();
+    } finally {
+      fake.setPermissions(null);
+    }
+  });
+
+  it("rejects a review with neither or both attribute sets (422) and unknown fields (400)", async () => {
+    const neither = await review({ apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: {} });
+    expect(neither.status).toBe(422);
+    expect(await neither.json()).toMatchObject({ reason: "Invalid", message: expect.stringContaining("exactly one of nonResourceAttributes or resourceAttributes must be specified") });
+    const both = await review({ spec: { resourceAttributes: { verb: "get" }, nonResourceAttributes: { path: "/healthz", verb: "get" } } });
+    expect(both.status).toBe(422);
+    const unknown = await review({ spec: { resourceAttributes: { verb: "get", resources: "jobs" } } });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ message: 'strict decoding error: unknown field "spec.resourceAttributes.resources"' });
+  });
+});

@@ -1,0 +1,61 @@
+// The Kubernetes permissions the agent uses: the LaunchAgent component grants exactly these
+// (components/kubernetes/manifests.ts) and `launch-agent doctor` asks the API server about each
+// one (SelfSubjectAccessReview), so the Role and the check cannot drift apart.
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/**
+ * Rules in the agent's own namespace, on top of the run rules (the agent namespace is always a run target).
+ * Kaniko auth ConfigMaps (`docker-config-<job>`) are created and deleted per build; they are immutable, so no
+ * update/patch, and the agent never lists them.
+ */
+export const AGENT_NAMESPACE_RULES: PolicyRule[] = [{ apiGroups: [""], resources: ["configmaps"], verbs: ["create", "get", "delete"] }];
+
+/**
+ * Rules in every namespace the agent runs jobs in (and its own, where kaniko build Jobs run). Compared with the
+ * chart's 7 verbs on everything:
+ * - Secrets: create/get/update/delete only. The runner creates the per-run API-key and pull Secrets (kaniko its
+ *   registry-auth Secret), reads one back on a 409 to compare it, updates it once to make the run's Job its owner
+ *   (so garbage collection removes it with the Job), and deletes it when the run ends. No list/watch: that would
+ *   hand the agent every Secret in the namespace; no patch.
+ * - Pods: get/list/watch to monitor runs and find a Job's pod; pods/log get for logs. The agent never creates or
+ *   edits pods directly (Jobs do).
+ * - Jobs: create, delete (cancel), get/list/watch (monitor); jobs/status get (build wait loop).
+ * - No Volcano rules by default: pass `extraTargetRules` when a queue launches custom resources.
+ */
+export const TARGET_NAMESPACE_RULES: PolicyRule[] = [
+  { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "update", "delete"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] },
+  { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
+];
+
+/** One question for a SelfSubjectAccessReview: may I `verb` `resource` (of `group`) in a namespace? */
+export interface Permission {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+}
+
+/** Every (verb, group, resource) the rules grant, subresources split off (`pods/log` → pods + log). */
+export function permissionsOf(rules: readonly PolicyRule[]): Permission[] {
+  return rules.flatMap((rule) =>
+    rule.apiGroups.flatMap((group) =>
+      rule.resources.flatMap((full) => {
+        const [resource, subresource] = full.split("/") as [string, string | undefined];
+        return rule.verbs.map((verb) => ({ verb, group, resource, ...(subresource ? { subresource } : {}) }));
+      }),
+    ),
+  );
+}
+
+/** How a permission reads in messages and in `kubectl auth can-i`: `create jobs.batch`, `get pods/log`. */
+export function describePermission(p: Permission): string {
+  return `${p.verb} ${p.resource}${p.subresource ? `/${p.subresource}` : ""}${p.group ? `.${p.group}` : ""}`;
+}
