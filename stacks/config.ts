@@ -12,7 +12,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const k8sName = (what: string) =>
   z.string().max(63).regex(DNS_LABEL, `must be a Kubernetes ${what} name: lowercase letters, digits and '-', starting and ending alphanumeric`);
 const days = z.coerce.number().int("must be a whole number of days").min(1, "must be at least 1 day").max(3650);
-const bool = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
+const bool = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")], { error: "must be true or false" });
 /** Lists arrive as JSON text (`pulumi config set --path 'wandb-launch:queues[0]' q`) or, for convenience, comma-separated. */
 const list = <T extends z.ZodType>(item: T) =>
   z.preprocess((v) => {
@@ -288,7 +288,9 @@ export function parseStackConfig(flat: Record<string, string>): ResolvedStackCon
     }
     problems.push(...clusterProblems(cfg, explicitKubeTarget), ...namespaceProblems(cfg), ...tagProblems(cfg));
     const kaniko = cfg.kanikoConfig === undefined ? undefined : kanikoConfigProblem(cfg.kanikoConfig);
-    if (kaniko !== undefined) problems.push(`${NAMESPACE}:kanikoConfig would fail every build: ${kaniko}`);
+    if (kaniko !== undefined) {
+      problems.push(`${NAMESPACE}:kanikoConfig would fail every build: ${kaniko}. Fix the fragment (\`pulumi config set ${NAMESPACE}:kanikoConfig '<json>'\`) or remove it (\`pulumi config rm ${NAMESPACE}:kanikoConfig\`)`);
+    }
     if (cfg.cloud === "kubernetes" && (cfg.registryUsername === undefined) !== (cfg.registryPassword === undefined)) {
       problems.push(`${NAMESPACE}:registryUsername and ${NAMESPACE}:registryPassword go together: set both (\`pulumi config set --secret ${NAMESPACE}:registryPassword\`) or neither`);
     }

@@ -354,8 +354,9 @@ describe("kaniko settings from the stack config", () => {
   it("rejects kaniko settings the agent would reject, naming the stack key, before anything is deployed", async () => {
     expect(problems("aws", { [`${NS}:buildJobName`]: "Bad_Name" })).toEqual([expect.stringMatching(/^wandb-launch:buildJobName cannot prefix a Kubernetes Job name.*\(got "Bad_Name"\)/)]);
     expect(problems("gcp", { [`${NS}:kanikoConfig`]: JSON.stringify({ spec: { template: { spec: { containers: [{}, {}] } } } }) })).toEqual([
-      expect.stringMatching(/^wandb-launch:kanikoConfig would fail every build: Multiple container configs not supported/),
+      expect.stringMatching(/^wandb-launch:kanikoConfig would fail every build: Multiple container configs not supported.*`pulumi config rm wandb-launch:kanikoConfig`/),
     ]);
+    expect(problems("azure", { [`${NS}:storageSharedKeyAccess`]: "no" })).toEqual([`${NS}:storageSharedKeyAccess must be true or false (got "no")`]);
     expect(problems("aws", { [`${NS}:kanikoConfig`]: "[1,2]" })).toEqual([expect.stringMatching(/^wandb-launch:kanikoConfig must be a Kubernetes Job fragment/)]);
     // The launch-config renderer checks the same with the agent's code (a component used without this program).
     expect(() =>
