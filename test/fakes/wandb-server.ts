@@ -155,6 +155,8 @@ export interface FakeWandbOptions {
   uploadHeaders?: string[];
   /** Artifact file bodies are sent in two halves this far apart, so downloads take time. */
   storageChunkDelayMs?: number;
+  /** Host name in `url` and signed URLs instead of 127.0.0.1 (one only a test proxy resolves). */
+  publicHost?: string;
 }
 
 export interface FakeWandb {
@@ -712,7 +714,7 @@ export async function startFakeWandb(options: FakeWandbOptions = {}): Promise<Fa
     s.on("close", () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `http://${options.publicHost ?? "127.0.0.1"}:${(server.address() as AddressInfo).port}`;
 
   const api: FakeWandb = {
     url,

@@ -12,6 +12,7 @@ import { ArtifactStore, jobSourceString, parseArtifactPath, parseArtifactUri, ty
 import { resolveCredentials, type WandbCredentials } from "./credentials.js";
 import { WandbApiError, WandbAuthError, WandbUnavailableError, isTransientError } from "./errors.js";
 import * as ops from "./operations.js";
+import { proxySettingsFromEnv, type ProxySettings } from "./proxy.js";
 import { isSchedulerSpec, schedulerSlotFree } from "./scheduler.js";
 import { DEFAULT_TIMINGS, WandbTransport, extraHeadersFromEnv, timingsFromEnv, type TransportTimings } from "./transport.js";
 
@@ -85,9 +86,11 @@ class WandbBackend implements QueueBackend {
     let credsError: unknown = null;
     let timings: WandbTimings = DEFAULT_WANDB_TIMINGS;
     let extraHeaders: Record<string, string> = {};
+    let proxy: ProxySettings | null = null;
     try {
       creds = resolveCredentials({ env: opts.env, homeDir: opts.homeDir });
       extraHeaders = extraHeadersFromEnv(opts.env);
+      proxy = proxySettingsFromEnv(opts.env);
       timings = { ...DEFAULT_WANDB_TIMINGS, ...timingsFromEnv(opts.env, DEFAULT_WANDB_TIMINGS), ...opts.timings } as WandbTimings;
     } catch (err) {
       creds = null;
@@ -102,6 +105,7 @@ class WandbBackend implements QueueBackend {
           apiKey: creds.apiKey,
           userAgent: `W&B Internal Client ${AGENT_VERSION}`,
           extraHeaders,
+          proxy,
           timings,
           logger: opts.logger,
         })

@@ -7,7 +7,9 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
 import type { Logger } from "../../log.js";
+import type { Dispatcher } from "undici";
 import { WandbApiError, WandbAuthError, WandbUnavailableError } from "./errors.js";
+import { proxyDispatcher, type ProxySettings } from "./proxy.js";
 
 /** Retry and timeout knobs (reference §7.1); tests shrink them to milliseconds. */
 export interface TransportTimings {
@@ -99,6 +101,8 @@ export interface TransportOptions {
   userAgent: string;
   /** Sent with every GraphQL call (WANDB__EXTRA_HTTP_HEADERS, e.g. for an auth proxy in front of W&B Server). */
   extraHeaders?: Record<string, string>;
+  /** Proxies for every request this transport makes (WANDB__PROXIES, HTTP(S)_PROXY; see proxy.ts). */
+  proxy?: ProxySettings | null;
   timings?: Partial<TransportTimings>;
   logger?: Logger;
 }
@@ -132,6 +136,9 @@ export class WandbTransport {
   readonly #userAgent: string;
   readonly #extraHeaders: Record<string, string>;
   readonly #logger: Logger | undefined;
+  readonly #proxy: ProxySettings | null;
+  #dispatcher: Promise<Dispatcher> | null = null;
+  #proxyAuthorization: string | undefined;
   /** Aborted by close(): pending retries stop at once so shutdown is not held up by an outage. */
   #inflight = new AbortController();
   #closed = false;
@@ -144,6 +151,15 @@ export class WandbTransport {
     // Header names are case-insensitive: drop any extra header that would add a second auth value.
     this.#extraHeaders = Object.fromEntries(Object.entries(opts.extraHeaders ?? {}).filter(([k]) => k.toLowerCase() !== "authorization"));
     this.#logger = opts.logger;
+    this.#proxy = opts.proxy ?? null;
+    if (this.#proxy) {
+      // Through a proxy, Proxy-Authorization is for the proxy (wandb-core sends it on CONNECT), not for W&B.
+      const key = Object.keys(this.#extraHeaders).find((k) => k.toLowerCase() === "proxy-authorization");
+      if (key) {
+        this.#proxyAuthorization = this.#extraHeaders[key];
+        delete this.#extraHeaders[key];
+      }
+    }
   }
 
   /** Stop retrying in-flight calls (they reject as unavailable); later calls get one attempt each. */
@@ -160,7 +176,7 @@ export class WandbTransport {
   async request<S extends z.ZodType>(op: Operation<S>, variables: Record<string, unknown>, opts: CallOptions = {}): Promise<z.infer<S>> {
     const body = JSON.stringify({ operationName: op.name, query: op.document, variables });
     const json = await this.#withRetries(op.name, opts, async (signal) => {
-      const res = await fetch(`${this.baseUrl}/graphql`, {
+      const res = await this.#fetch(`${this.baseUrl}/graphql`, {
         method: "POST",
         headers: {
           ...this.#extraHeaders,
@@ -210,7 +226,7 @@ export class WandbTransport {
       let res: Response;
       for (let hops = 0; ; hops++) {
         const sameHost = target.origin === home;
-        res = await fetch(target, {
+        res = await this.#fetch(target, {
           headers: { "user-agent": this.#userAgent, ...(sameHost ? { authorization: this.#auth } : {}) },
           redirect: "manual",
           signal,
@@ -255,7 +271,7 @@ export class WandbTransport {
   async upload(url: string, body: Buffer, headers: Record<string, string>, what: string): Promise<void> {
     const sameHost = new URL(url, this.baseUrl).origin === new URL(this.baseUrl).origin;
     await this.#withRetries(`upload ${what}`, {}, async (signal) => {
-      const res = await fetch(new URL(url, this.baseUrl), {
+      const res = await this.#fetch(new URL(url, this.baseUrl), {
         method: "PUT",
         headers: { ...headers, "user-agent": this.#userAgent, ...(sameHost ? { authorization: this.#auth } : {}) },
         body,
@@ -265,6 +281,14 @@ export class WandbTransport {
       if (res.status === 401 && sameHost) throw new WandbAuthError(this.baseUrl);
       if (!res.ok) throw new AttemptError(`HTTP ${res.status} ${text.slice(0, 200).replace(/\s+/g, " ")}`.trim(), isRetryableStatus(res.status), res.status);
     });
+  }
+
+  /** fetch, through the configured proxies when there are any (undici is loaded on first use). */
+  async #fetch(url: string | URL, init: RequestInit): Promise<Response> {
+    if (!this.#proxy) return fetch(url, init);
+    this.#dispatcher ??= proxyDispatcher(this.#proxy, this.#proxyAuthorization);
+    // Node's fetch takes an undici dispatcher; its RequestInit type does not declare the option.
+    return fetch(url, { ...init, dispatcher: await this.#dispatcher } as RequestInit);
   }
 
   async #withRetries<T>(
