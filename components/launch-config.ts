@@ -177,22 +177,33 @@ function kanikoConfigProblems(i: LaunchConfigInputs): string[] {
   return problem === undefined ? [] : [`builder.kaniko-config: ${problem}`];
 }
 
-/** `renderLaunchConfig` over a launch environment's Outputs. */
+/**
+ * A queue config (the `resource_args` of a W&B queue) as YAML comments appended to launch-config.yaml: the
+ * agent ignores them; the operator copies them into the queue's config in the W&B UI.
+ */
+export function queueConfigComment(queueConfig: Record<string, unknown>): string {
+  const resources = Object.keys(queueConfig).join(", ");
+  const body = stringify(queueConfig, { lineWidth: 0 }).trimEnd().split("\n").map((l) => `#   ${l}`);
+  return [`# Queue config for resource ${resources} (paste into the queue's config in the W&B UI):`, ...body].join("\n") + "\n";
+}
+
+/** `renderLaunchConfig` over a launch environment's Outputs (plus the queue configs of enabled managed runners). */
 export function launchConfigOutput(
   env: LaunchEnvironmentOutputs,
   settings: LaunchConfigSettings,
-  opts: { genericRegistry?: boolean } = {},
+  opts: { genericRegistry?: boolean; queueConfig?: pulumi.Output<Record<string, unknown>> } = {},
 ): pulumi.Output<string> {
   return pulumi
-    .all([env.region, env.destination, env.buildContextStore])
-    .apply(([region, destination, buildContextStore]) =>
-      renderLaunchConfig({
+    .all([env.region, env.destination, env.buildContextStore, opts.queueConfig ?? pulumi.output(undefined)])
+    .apply(([region, destination, buildContextStore, queueConfig]) => {
+      const yaml = renderLaunchConfig({
         ...settings,
         environmentType: env.environmentType,
         region,
         destination,
         buildContextStore,
         genericRegistry: opts.genericRegistry,
-      }),
-    );
+      });
+      return queueConfig ? `${yaml}\n${queueConfigComment(queueConfig)}` : yaml;
+    });
 }

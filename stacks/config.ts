@@ -110,6 +110,8 @@ const aws = {
   repositoryName: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be a valid ECR repository name").optional(),
   bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name").optional(),
   kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; not an alias)").optional(),
+  /** Opt-in: SageMaker execution role + the agent's grants for `resource: sagemaker`. */
+  sagemaker: bool.optional(),
 };
 
 const gcp = {
@@ -124,6 +126,8 @@ const gcp = {
   gkeClusterLocation: z.string().min(1).optional(),
   /** Grant the node service accounts `roles/artifactregistry.reader` on the repository. */
   grantClusterPull: bool.default(true),
+  /** Opt-in: Vertex AI job service account + the agent's grants for `resource: vertex`. */
+  vertex: bool.optional(),
 };
 
 const azure = {

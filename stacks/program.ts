@@ -36,6 +36,8 @@ interface Environment {
   genericRegistry?: boolean;
   /** Provider for the agent's Kubernetes objects, built from the cluster the stack looked up. */
   kubernetesProvider?: k8s.Provider;
+  /** Queue configs for the managed runners the environment enables (SageMaker, Vertex). */
+  queueConfig?: pulumi.Output<Record<string, unknown>>;
 }
 
 function lifecycleOf(cfg: AwsStackConfig | GcpStackConfig) {
@@ -62,8 +64,9 @@ function buildEnvironment(cfg: ResolvedStackConfig, secrets: pulumi.Config): Env
         bucketName: cfg.bucketName,
         kmsKeyArn: cfg.kmsKeyArn,
         tags: cfg.tags,
+        sagemaker: cfg.sagemaker,
       });
-      return { outputs: env.outputs, kubernetesProvider: cluster.provider };
+      return { outputs: env.outputs, kubernetesProvider: cluster.provider, queueConfig: env.queueConfig };
     }
     case "gcp": {
       const lifecycle = lifecycleOf(cfg);
@@ -78,8 +81,9 @@ function buildEnvironment(cfg: ResolvedStackConfig, secrets: pulumi.Config): Env
         imageName: cfg.imageName,
         bucketName: cfg.bucketName,
         serviceAccountId: cfg.serviceAccountId,
+        vertex: cfg.vertex,
       });
-      return { outputs: env.outputs, kubernetesProvider: cluster.provider };
+      return { outputs: env.outputs, kubernetesProvider: cluster.provider, queueConfig: env.queueConfig };
     }
     case "azure": {
       const cluster = aksCluster(NAME, cfg);
@@ -137,7 +141,7 @@ export function runProgram(): StackOutputs {
     buildJobName: cfg.buildJobName,
     kanikoConfig: composeKanikoConfig({ user: cfg.kanikoConfig, environment: env.kanikoConfig, labels: cfg.tags }),
   };
-  const launchConfig = launchConfigOutput(env.outputs, settings, { genericRegistry: env.genericRegistry });
+  const launchConfig = launchConfigOutput(env.outputs, settings, { genericRegistry: env.genericRegistry, queueConfig: env.queueConfig });
 
   let image: pulumi.Output<string>;
   if (cfg.agentImage !== undefined) {

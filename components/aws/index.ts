@@ -10,8 +10,11 @@ import {
   tlsOnlyBucketPolicy,
   trustPolicyDocument,
 } from "./policy.js";
+import { sageMakerAccess, type SageMakerAccess } from "./sagemaker.js";
+import { sageMakerQueueConfig } from "../queue-configs.js";
 
 export * from "./policy.js";
+export * from "./sagemaker.js";
 
 export interface AwsLaunchEnvironmentArgs {
   /**
@@ -49,6 +52,11 @@ export interface AwsLaunchEnvironmentArgs {
   readonly forceDestroy?: boolean;
   /** Tags for every taggable resource. */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Opt-in: create a SageMaker execution role and let the agent run `resource: sagemaker` items (create,
+   * describe and stop training jobs, pass only that role and only to SageMaker, read the jobs' logs). Default false.
+   */
+  readonly sagemaker?: boolean;
 }
 
 /**
@@ -61,6 +69,10 @@ export class AwsLaunchEnvironment extends pulumi.ComponentResource {
   readonly bucket: aws.s3.Bucket;
   readonly role: aws.iam.Role;
   readonly outputs: LaunchEnvironmentOutputs;
+  /** With `sagemaker: true`: the execution role and output path. */
+  readonly sagemaker?: SageMakerAccess;
+  /** With `sagemaker: true`: a queue config (resource_args) for `resource: sagemaker` wired to what was created. */
+  readonly queueConfig?: pulumi.Output<Record<string, unknown>>;
 
   constructor(name: string, args: AwsLaunchEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wandb-launch:aws:LaunchEnvironment", name, {}, opts);
@@ -203,6 +215,24 @@ export class AwsLaunchEnvironment extends pulumi.ComponentResource {
       },
       parent,
     );
+    if (args.sagemaker) {
+      this.sagemaker = sageMakerAccess(
+        name,
+        {
+          agentRoleId: this.role.id,
+          repositoryArn: this.repository.arn,
+          bucketArn: this.bucket.arn,
+          bucketName: this.bucket.bucket,
+          scope: pulumi.all([partition, region, account]).apply(([partition, region, account]) => ({ partition, region, account })),
+          tags: args.tags,
+        },
+        this,
+      );
+      this.queueConfig = pulumi
+        .all([this.sagemaker.executionRoleArn, this.sagemaker.outputPath])
+        .apply(([executionRoleArn, outputPath]) => sageMakerQueueConfig({ executionRoleArn, outputPath }));
+    }
+
     // Consumers (the agent Deployment) must not start before the role can actually do its job.
     const roleArn = pulumi.all([this.role.arn, policy.id]).apply(([arn]) => arn);
 

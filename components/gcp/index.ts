@@ -19,3 +19,4 @@ export {
   workloadIdentityMember,
   workloadIdentityPool,
 } from "./policy.js";
+export * from "./vertex.js";

@@ -23,6 +23,9 @@ import {
   workloadIdentityPool,
 } from "./policy.js";
 
+import { vertexAccess, type VertexAccess } from "./vertex.js";
+import { vertexQueueConfig } from "../queue-configs.js";
+
 export interface GcpLaunchEnvironmentArgs {
   /** Project that holds the repository, bucket and service account. Default: the `gcp:project` stack config. */
   readonly project?: pulumi.Input<string>;
@@ -77,6 +80,11 @@ export interface GcpLaunchEnvironmentArgs {
    * nodes' pull access is managed elsewhere.
    */
   readonly nodeServiceAccounts?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Opt-in: create a service account for Vertex AI custom jobs and let the agent run `resource: vertex` items
+   * (create, get and cancel custom jobs; act as that one service account only). Default false.
+   */
+  readonly vertex?: boolean;
 }
 
 /**
@@ -89,6 +97,10 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
   public readonly repository: gcp.artifactregistry.Repository;
   public readonly bucket: gcp.storage.Bucket;
   public readonly serviceAccount: gcp.serviceaccount.Account;
+  /** With `vertex: true`: the jobs' service account and staging bucket. */
+  public readonly vertex?: VertexAccess;
+  /** With `vertex: true`: a queue config (resource_args) for `resource: vertex` wired to what was created. */
+  public readonly queueConfig?: pulumi.Output<Record<string, unknown>>;
   /** Project-level custom role *definition* with CONTEXT_STORE_PERMISSIONS; bound only on the bucket. */
   public readonly contextStoreRole: gcp.projects.IAMCustomRole;
   public readonly repositoryBinding: gcp.artifactregistry.RepositoryIamMember;
@@ -240,6 +252,13 @@ export class GcpLaunchEnvironment extends pulumi.ComponentResource {
       },
       parent,
     );
+
+    if (args.vertex) {
+      this.vertex = vertexAccess(name, { project, agentEmail: this.serviceAccount.email, repository: this.repository, bucket: this.bucket }, this);
+      this.queueConfig = pulumi
+        .all([this.vertex.jobServiceAccountEmail, this.vertex.stagingBucket])
+        .apply(([serviceAccount, stagingBucket]) => vertexQueueConfig({ serviceAccount, stagingBucket }));
+    }
 
     // Consumers get the identity only once its grants exist, so the agent never starts half-authorised.
     const email = pulumi

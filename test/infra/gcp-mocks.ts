@@ -90,6 +90,12 @@ const CHECKS: Record<string, (name: string, i: Inputs) => void> = {
     str(t, name, i, "role");
     member(t, name, i);
   },
+  "gcp:projects/iAMMember:IAMMember": (name, i) => {
+    const t = "gcp:projects/iAMMember:IAMMember";
+    str(t, name, i, "project");
+    str(t, name, i, "role");
+    member(t, name, i);
+  },
 };
 
 // IAM member resources: the provider id is `<resource>/<role>/<member>` and it adds an etag.
@@ -105,6 +111,7 @@ const EXTRA_STUBS: Record<string, ResourceStub> = {
   }),
   "gcp:storage/bucketIAMMember:BucketIAMMember": iamMemberStub("bucket"),
   "gcp:serviceaccount/iAMMember:IAMMember": iamMemberStub("serviceAccountId"),
+  "gcp:projects/iAMMember:IAMMember": iamMemberStub("project"),
 };
 
 /** The shared recorder with strict stubs for every type GcpLaunchEnvironment creates. */
