@@ -111,7 +111,7 @@ export class ItemTask {
     }
     const runner = await this.deps.createRunner(resource, this.deps.identity);
     runner.check?.(runSpec);
-    const { image, mountCode, command } = await this.chooseImage(runSpec, runId, job, resource);
+    const { image, mountCode, command, autoBaseImage } = await this.chooseImage(runSpec, runId, job, resource);
     if (this.interrupted) return { status: "interrupted", message: "the agent shut down before the run started" };
     runSpec = withMacrosFilled(runSpec, resource, runId, image);
     const credentials = backend.runCredentials();
@@ -142,6 +142,7 @@ export class ItemTask {
       args,
       env,
       mountCode,
+      autoBaseImage,
       logger: this.log,
       warn: (message) => backend.warn(this.item, "Kubernetes", message),
     });
@@ -159,7 +160,7 @@ export class ItemTask {
     runId: string,
     job: ResolvedJob,
     resource: string,
-  ): Promise<{ image: string | null; mountCode: boolean; command?: string[] }> {
+  ): Promise<{ image: string | null; mountCode: boolean; command?: string[]; autoBaseImage?: boolean }> {
     const source = job.job.source;
     if (job.job.source_type === "image") {
       if (!source.image) throw new LaunchError(`job ${job.name} is an image job without source.image: add the image to its wandb-job.json`);
@@ -171,7 +172,7 @@ export class ItemTask {
     if (builder.type === "noop") {
       const image = queueBaseImage(runSpec, resource) ?? NOOP_DEFAULT_BASE_IMAGE;
       await this.deps.backend.warn(this.item, "build", `No builder configured. Using base image: ${image}`);
-      return { image, mountCode: true };
+      return { image, mountCode: true, autoBaseImage: true };
     }
     const buildStarted = Date.now();
     const result = await builder.build({

@@ -32,6 +32,8 @@ export interface ResolvedJob {
   readonly sourceString: string;
   /** Files that came with the job artifact, outside the code, when present. */
   readonly files: { requirementsFrozen?: string; diffPatch?: string };
+  /** W&B jobs: qualified names (`entity/project/name:alias`) of the job and code artifacts, for pods that fetch the code themselves. */
+  readonly artifacts?: { readonly job: string; readonly code?: string };
   /** Removes whatever the backend downloaded for this job. */
   cleanup(): Promise<void>;
 }

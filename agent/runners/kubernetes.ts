@@ -1,3 +1,4 @@
+import type { V1Job } from "@kubernetes/client-node";
 import type { AgentConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { LaunchError } from "../errors.js";
@@ -10,6 +11,7 @@ import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret, ownSecretByJo
 import { monitorJob, type JobEnd } from "./kubernetes-monitor.js";
 import { createPullSecret, deletePullSecret, legacyPullRegistry, pullSecretName } from "./kubernetes-pull-secret.js";
 import type { Registry } from "../registries/types.js";
+import { applyCodeMount, type CodeMountInput } from "./kubernetes-code-mount.js";
 import { buildCustomObject, customResourceRef, type CustomResourceRef } from "./kubernetes-custom.js";
 import { monitorCustomObject, podBelongsTo } from "./kubernetes-custom-monitor.js";
 import { AGENT_LABEL, labelValue, MONITOR_LABEL } from "./kubernetes-manifest.js";
@@ -37,6 +39,11 @@ export interface KubernetesRunnerOptions {
 
 type Obj = Record<string, unknown>;
 
+/** What the code mount of a base-image run needs from the request. */
+function codeMountInput(req: LaunchRequest): CodeMountInput {
+  return { job: req.job, workingDir: req.runSpec.overrides?.working_dir ?? null, installDeps: req.autoBaseImage ?? false, baseUrl: req.env.WANDB_BASE_URL || "https://api.wandb.ai" };
+}
+
 /**
  * Runs a launch as a batch/v1 Job (reference §8.3): the queue's `resource_args.kubernetes` is the
  * Job manifest, checked for unsafe options, completed with the agent's defaults, labels and the run
@@ -52,12 +59,6 @@ export class KubernetesRunner implements Runner {
     checkKubernetesResourceArgs(raw);
     const resourceArgs: Obj = (raw as Obj | undefined) ?? {};
     if (this.opts.config?.secure_mode) checkSecureMode(resourceArgs, req.runSpec);
-    if (req.mountCode) {
-      throw new LaunchError(
-        `job ${req.job.name} would run its code mounted into a base image, which the kubernetes runner does not support yet: configure builder.type kaniko (or docker) so the agent builds an image for it`,
-        "run",
-      );
-    }
     const clients = this.opts.kube ?? loadKubeClients();
     const namespace = runNamespace(resourceArgs, clients.contextNamespace);
     const log = req.logger.child({ runId: req.runId, namespace });
@@ -74,7 +75,7 @@ export class KubernetesRunner implements Runner {
 
     const pullRegistry = this.opts.pullRegistry === undefined ? legacyPullRegistry(this.opts.config) : this.opts.pullRegistry;
     const pullSecret = pullRegistry ? pullSecretName(req.runId) : null;
-    const manifest = buildRunJob({
+    const manifest: V1Job = buildRunJob({
       resourceArgs,
       runId: req.runId,
       agentName: this.opts.agentName ?? "launch-agent",
@@ -90,6 +91,7 @@ export class KubernetesRunner implements Runner {
       pullSecret,
       namespace,
     });
+    if (req.mountCode) applyCodeMount(manifest as unknown as Obj, codeMountInput(req));
 
     const dropPullSecret = async () => {
       if (pullSecret) await deletePullSecret(clients.core, pullSecret, namespace).catch((err: unknown) => log.warn({ err: kubeError(err).message }, "could not delete the image pull Secret"));
@@ -210,6 +212,7 @@ export class KubernetesRunner implements Runner {
       env: req.env,
       apiKeySecret: secretName,
     });
+    if (req.mountCode) applyCodeMount(body, codeMountInput(req));
     const what = `${ref.kind} (${ref.group}/${ref.version})`;
     const dropSecret = async () => {
       if (!secretName || release) return;

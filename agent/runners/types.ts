@@ -16,6 +16,8 @@ export interface LaunchRequest {
   env: Record<string, string>;
   /** Base-image runs: the job's code is mounted into the image at /mnt/wandb instead of built into it (§2.8, §8.1). */
   mountCode?: boolean;
+  /** The noop builder chose the base image (not the job): the run installs the job's requirements first. */
+  autoBaseImage?: boolean;
   logger: Logger;
   /** Posts a warning on the queue item that does not fail it (e.g. a Kubernetes pod that cannot be scheduled). */
   warn?(message: string): Promise<void> | void;

@@ -271,15 +271,18 @@ class WandbBackend implements QueueBackend {
         throw new LaunchError(`Job ${name}: ${JOB_FILE_NAME} field ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
       }
       const job = parsed.data;
+      let code: ArtifactVersion | undefined;
       if (job.source_type === "artifact") {
-        await this.#downloadCode(store, name, job.source.artifact, path, codeDir);
+        code = await this.#downloadCode(store, name, job.source.artifact, path, codeDir);
       } else {
         await mkdir(codeDir, { recursive: true }); // repo jobs are checked out here; image jobs need none
       }
       const files: ResolvedJob["files"] = {};
       if (existsSync(join(jobDir, "requirements.frozen.txt"))) files.requirementsFrozen = join(jobDir, "requirements.frozen.txt");
       if (existsSync(join(jobDir, "diff.patch"))) files.diffPatch = join(jobDir, "diff.patch");
-      return { name, job, codeDir, sourceString: jobSourceString(jobArt), files, cleanup };
+      const qualified = (a: ArtifactVersion) => `${a.entity}/${a.project}/${a.name}`;
+      const artifacts = { job: qualified(jobArt), ...(code ? { code: qualified(code) } : {}) };
+      return { name, job, codeDir, sourceString: jobSourceString(jobArt), files, artifacts, cleanup };
     } catch (err) {
       await cleanup();
       throw err;
@@ -295,6 +298,7 @@ class WandbBackend implements QueueBackend {
     if (!code) throw new LaunchError(`Job ${jobName}: no code artifact found for ${ref}`);
     if (code.state === "DELETED") throw new LaunchError(`Job ${jobName} references deleted code artifact ${code.name}`);
     await store.download(code, codeDir);
+    return code;
   }
 
   async markRunning(item: QueueItem, details: { runId: string; image: string | null }): Promise<void> {

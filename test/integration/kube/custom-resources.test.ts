@@ -185,4 +185,17 @@ describe("KubernetesRunner: custom resources against their CRD schemas", () => {
     );
     expect(fake.get("secrets", "runs", "wandb-api-key-run00001")).toBeUndefined();
   });
+
+  it("mounts a base-image run's code into every pod template of a custom resource, schema-valid", async () => {
+    const req = request(volcano);
+    const job = { ...resolvedJob({ source_type: "artifact", source: { entrypoint: ["python", "train.py"] } }), artifacts: { job: "ent/proj/job-x:v2", code: "ent/proj/code-abc:v1" } };
+    const h = await runner().run({ ...req, job, mountCode: true });
+    expect(fake.warnings).toEqual([]);
+    const [obj] = created("jobs.batch.volcano.sh");
+    for (const t of obj!.spec.tasks) {
+      expect(t.template.spec.initContainers.map((c: AnyObj) => c.name)).toEqual(["wandb-source-code-init"]);
+      expect(t.template.spec.containers[0].volumeMounts).toContainEqual({ name: "wandb-source-code-volume", mountPath: "/mnt/wandb" });
+    }
+    await h.cancel("stopped");
+  });
 });

@@ -296,4 +296,51 @@ describe("KubernetesRunner against the fake API server", () => {
     expect(fake.list("secrets", "runs").map(nameOf)).toEqual(["wandb-api-key-run00001"]);
     await h.cancel("stopped");
   });
+
+  it("base-image runs get their code as the official agent supplies it: an emptyDir filled by an init container downloading the code artifact", async () => {
+    const job = { ...resolvedJob({ source_type: "artifact", source: { entrypoint: ["python", "train.py"], artifact: "wandb-artifact://_id/QXJ0" } }), artifacts: { job: "ent/proj/job-x:v2", code: "ent/proj/code-abc:v1" } };
+    const h = await runner().run(
+      request({ overrides: { args: ["--lr", "0.1 x"], working_dir: "src" } }, { job, image: "python:3.12-slim", args: ["--lr", "0.1 x"], mountCode: true, autoBaseImage: true, env: { WANDB_API_KEY: API_KEY, WANDB_BASE_URL: "https://wandb.example.com" } }),
+    );
+    const pod = (jobsIn("runs")[0] as AnyObj).spec.template.spec;
+    new Job(jobsIn("runs")[0] as never).validate();
+    expect(pod.volumes).toEqual([{ name: "wandb-source-code-volume", emptyDir: {} }]);
+    const [c] = pod.containers;
+    expect(c.image).toBe("python:3.12-slim");
+    expect(c.volumeMounts).toEqual([{ name: "wandb-source-code-volume", mountPath: "/mnt/wandb" }]);
+    expect(c.workingDir).toBe("/mnt/wandb/src");
+    // The noop builder's base image: requirements are installed first (script as the official agent writes it).
+    expect(c.command).toEqual(["/bin/sh", "-c"]);
+    expect(c.args).toEqual([
+      "if [ -f /mnt/wandb/src/requirements.txt ]; then pip install -r /mnt/wandb/src/requirements.txt; elif [ -f /mnt/wandb/src/pyproject.toml ]; then pip install /mnt/wandb/src; elif [ -f /mnt/wandb/.job/requirements.frozen.txt ]; then pip install -r /mnt/wandb/.job/requirements.frozen.txt; else echo 'No requirements file found'; fi && exec python train.py --lr '0.1 x'",
+    ]);
+    expect(pod.initContainers).toEqual([
+      {
+        name: "wandb-source-code-init",
+        image: "wandb/launch-agent:0.25.1",
+        volumeMounts: [{ name: "wandb-source-code-volume", mountPath: "/mnt/wandb" }],
+        env: [{ name: "WANDB_BASE_URL", value: "https://wandb.example.com" }, { name: "WANDB_API_KEY", valueFrom: { secretKeyRef: { name: "wandb-api-key-run00001", key: "password" } } }],
+        command: [
+          "/bin/sh",
+          "-c",
+          `python -c 'import wandb; wandb.Api().artifact('"'"'ent/proj/code-abc:v1'"'"').download('"'"'/mnt/wandb'"'"')' && python -c 'import wandb; wandb.Api().artifact('"'"'ent/proj/job-x:v2'"'"').download('"'"'/mnt/wandb/.job'"'"')' && chmod -R a+w /mnt/wandb/* || true && chmod -R a+w /mnt/wandb/.* || true`,
+        ],
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } },
+      },
+    ]);
+    await h.cancel("stopped");
+  });
+
+  it("base-image repo jobs clone the commit; a job's own base_image runs its command unchanged; local jobs are refused", async () => {
+    const job = { ...resolvedJob({ source_type: "repo", source: { entrypoint: ["python", "t.py"], git: { remote: "https://github.com/org/repo.git", commit: "abc123" } } }), artifacts: { job: "ent/proj/job-x:v2" } };
+    const h = await runner().run(request({}, { job, image: "org/base:1", mountCode: true }));
+    const pod = (jobsIn("runs")[0] as AnyObj).spec.template.spec;
+    expect(pod.containers[0].command).toEqual(["python", "train.py"]);
+    expect(pod.containers[0].workingDir).toBe("/mnt/wandb");
+    expect(pod.initContainers[0].command[2]).toBe(
+      "git clone https://github.com/org/repo.git /mnt/wandb && git config --global --add safe.directory /mnt/wandb && cd /mnt/wandb && git checkout abc123 && chmod -R a+w /mnt/wandb/* || true && chmod -R a+w /mnt/wandb/.* || true",
+    );
+    await h.cancel("stopped");
+    await expect(runner().run(request({}, { job: resolvedJob({ source_type: "artifact", source: { entrypoint: ["python", "t.py"] } }, "/jobs/local"), mountCode: true }))).rejects.toThrow(/not a W&B job the pod can download.*builder.type kaniko/);
+  });
 });

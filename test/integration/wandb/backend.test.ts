@@ -284,6 +284,9 @@ describe("jobs from W&B artifacts (reference §2.2, §3.1)", () => {
     const job = await b.resolveJob(item, RunSpecSchema.parse(spec()));
     expect(job.name).toBe("fake-entity/proj/job-demo:latest");
     expect(job.sourceString).toBe("job-demo:latest:vv0");
+    // Qualified names, for pods that download the code themselves (base-image runs on Kubernetes).
+    expect(job.artifacts?.job).toBe("fake-entity/proj/job-demo:latest");
+    expect(job.artifacts?.code).toMatch(/^fake-entity\/proj\/[^/]+:v\d+$/);
     expect(job.job.source_type).toBe("artifact");
     expect(job.job.source.entrypoint).toEqual(["python", "train.py"]);
     expect(await readFile(join(job.codeDir, "train.py"), "utf8")).toBe("print('hi')\n");
