@@ -9,30 +9,34 @@ export interface PolicyRule {
 }
 
 /**
- * Rules in the agent's own namespace, on top of the run rules (the agent namespace is always a run target).
- * Kaniko auth ConfigMaps (`docker-config-<job>`) are created and deleted per build; they are immutable, so no
- * update/patch, and the agent never lists them.
+ * Rules in the agent's own namespace, on top of the run rules (the agent namespace is always a run target): what
+ * the kaniko builder does there beyond what the runner does. Kaniko auth ConfigMaps (`docker-config-<job>`) are
+ * created and deleted per build; they are immutable and never read back, so create/delete only. The build wait
+ * loop reads jobs/status. test/infra/launch-agent.test.ts keeps these exactly equal to the calls in
+ * agent/builders and agent/runners.
  */
-export const AGENT_NAMESPACE_RULES: PolicyRule[] = [{ apiGroups: [""], resources: ["configmaps"], verbs: ["create", "get", "delete"] }];
+export const AGENT_NAMESPACE_RULES: PolicyRule[] = [
+  { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "delete"] },
+  { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
+];
 
 /**
- * Rules in every namespace the agent runs jobs in (and its own, where kaniko build Jobs run). Compared with the
- * chart's 7 verbs on everything:
+ * Rules in every namespace the agent runs jobs in (its own included): exactly the runner's calls. Compared with
+ * the chart's 7 verbs on everything:
  * - Secrets: create/get/update/delete only. The runner creates the per-run API-key and pull Secrets (kaniko its
  *   registry-auth Secret), reads one back on a 409 to compare it, updates it once to make the run's Job its owner
  *   (so garbage collection removes it with the Job), and deletes it when the run ends. No list/watch: that would
  *   hand the agent every Secret in the namespace; no patch.
- * - Pods: get/list/watch to monitor runs and find a Job's pod; pods/log get for logs. The agent never creates or
- *   edits pods directly (Jobs do).
- * - Jobs: create, delete (cancel), get/list/watch (monitor); jobs/status get (build wait loop).
+ * - Pods: list/watch to monitor runs and find a Job's pod; pods/log get for logs. The agent never reads a single
+ *   pod, and never creates or edits pods (Jobs do).
+ * - Jobs: create, delete (cancel), list/watch (monitor, by name through a field selector).
  * - No Volcano rules by default: pass `extraTargetRules` when a queue launches custom resources.
  */
 export const TARGET_NAMESPACE_RULES: PolicyRule[] = [
   { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "update", "delete"] },
-  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
   { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] },
-  { apiGroups: ["batch"], resources: ["jobs/status"], verbs: ["get"] },
+  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "list", "watch"] },
 ];
 
 /** One question for a SelfSubjectAccessReview: may I `verb` `resource` (of `group`) in a namespace? */

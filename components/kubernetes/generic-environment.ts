@@ -3,7 +3,7 @@
 // Secrets into the agent and into kaniko.
 import * as pulumi from "@pulumi/pulumi";
 import type { LaunchEnvironmentOutputs, RegistryAuth } from "../types.js";
-import type { EnvVar } from "./manifests.js";
+import type { EnvVar, KanikoJobFragment } from "./manifests.js";
 
 export interface GenericEnvironmentArgs {
   /** Image repository (no tag) the agent pushes to, e.g. `registry.example.com/team/launch`. */
@@ -30,7 +30,7 @@ export interface GenericEnvironment {
   /** Extra env for the agent container. */
   agentEnv: EnvVar[];
   /** `builder.kaniko-config`: env kaniko needs to read contexts from the store. */
-  kanikoConfig: Record<string, unknown>;
+  kanikoConfig: KanikoJobFragment;
 }
 
 const fromSecret = (secret: string, key: string): EnvVar => ({ name: key, valueFrom: { secretKeyRef: { name: secret, key } } });
@@ -65,6 +65,6 @@ export function genericLaunchEnvironment(a: GenericEnvironmentArgs): GenericEnvi
   return {
     outputs,
     agentEnv,
-    kanikoConfig: { spec: { template: { spec: { containers: [{ env: kanikoEnv }] } } } },
+    kanikoConfig: { spec: { template: { spec: { containers: [{ env: kanikoEnv }] } } } } satisfies KanikoJobFragment,
   };
 }

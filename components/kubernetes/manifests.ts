@@ -1,7 +1,9 @@
 // Pure builders for every Kubernetes object the LaunchAgent creates. Values may be plain or pulumi Inputs, so the
 // component passes Outputs straight through (no resources created inside `apply`) and tests pass plain strings
-// and validate the result against the Kubernetes OpenAPI schema.
+// and validate the result against the Kubernetes OpenAPI schema. Each builder's result `satisfies` the provider's
+// resource args, so tsc rejects a misspelled or misplaced field while callers keep the precise literal type.
 import { createHash } from "node:crypto";
+import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 
 type In<T> = pulumi.Input<T>;
@@ -48,7 +50,7 @@ export function namespaceManifest(name: string, instance: string, enforce?: PodS
     apiVersion: "v1" as const,
     kind: "Namespace" as const,
     metadata: { name, labels: { ...commonLabels(instance), ...podSecurityLabels(enforce) } },
-  };
+  } satisfies k8s.core.v1.NamespaceArgs;
 }
 
 export function serviceAccountManifest(a: {
@@ -66,7 +68,7 @@ export function serviceAccountManifest(a: {
     metadata: { name: a.name, namespace: a.namespace, labels: a.labels ?? commonLabels(a.instance), annotations: a.annotations },
     // The agent talks to the API server with this token; kaniko and run pods get their own mounts.
     automountServiceAccountToken: true,
-  };
+  } satisfies k8s.core.v1.ServiceAccountArgs;
 }
 
 // What the agent does in each namespace is declared beside the agent (doctor checks the same list).
@@ -79,7 +81,7 @@ export function roleManifest(a: { name: string; namespace: In<string>; instance:
     kind: "Role" as const,
     metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
     rules: a.rules,
-  };
+  } satisfies k8s.rbac.v1.RoleArgs;
 }
 
 export function roleBindingManifest(a: {
@@ -96,7 +98,7 @@ export function roleBindingManifest(a: {
     metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: a.roleName },
     subjects: [{ kind: "ServiceAccount", name: a.serviceAccountName, namespace: a.serviceAccountNamespace }],
-  };
+  } satisfies k8s.rbac.v1.RoleBindingArgs;
 }
 
 export function configMapManifest(a: { name: string; namespace: In<string>; instance: string; launchConfigYaml: In<string> }) {
@@ -105,7 +107,7 @@ export function configMapManifest(a: { name: string; namespace: In<string>; inst
     kind: "ConfigMap" as const,
     metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
     data: { [CONFIG_KEY]: a.launchConfigYaml },
-  };
+  } satisfies k8s.core.v1.ConfigMapArgs;
 }
 
 /** The API-key Secret, shaped like the one the official runner writes (basic-auth, key `password`). */
@@ -116,7 +118,7 @@ export function apiKeySecretManifest(a: { name: string; namespace: In<string>; i
     metadata: { name: a.name, namespace: a.namespace, labels: { ...commonLabels(a.instance), "wandb.ai/created-by": "pulumi" } },
     type: "kubernetes.io/basic-auth" as const,
     stringData: { [API_KEY_SECRET_KEY]: a.apiKey },
-  };
+  } satisfies k8s.core.v1.SecretArgs;
 }
 
 /** The storage-account key kaniko reads Azure build contexts with; the official agent looks for it by this name. */
@@ -127,21 +129,34 @@ export function azureStorageKeySecretManifest(a: { name: string; namespace: In<s
     metadata: { name: a.name, namespace: a.namespace, labels: { ...commonLabels(a.instance), "wandb.ai/created-by": "pulumi" } },
     type: "kubernetes.io/basic-auth" as const,
     stringData: { [API_KEY_SECRET_KEY]: a.key },
-  };
+  } satisfies k8s.core.v1.SecretArgs;
 }
+
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+/**
+ * `builder.kaniko-config`: a fragment of the kaniko build Job, typed with the provider's Job types. Every field is
+ * optional, containers included: the agent fills in the container's name, image and args.
+ */
+export type KanikoJobFragment = {
+  metadata?: k8s.types.input.meta.v1.ObjectMeta;
+  spec?: Omit<k8s.types.input.batch.v1.JobSpec, "template"> & {
+    template?: {
+      metadata?: k8s.types.input.meta.v1.ObjectMeta;
+      spec?: Omit<PodSpec, "containers"> & { containers?: Array<Partial<k8s.types.input.core.v1.Container>> };
+    };
+  };
+};
 
 /** sha256 of a value, for pod-template annotations that roll the Deployment when the value changes. */
 export function checksum(value: string): string {
   return createHash("sha256").update(value).digest("hex");
 }
 
-export interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: Record<string, unknown>;
-}
+/** A container env entry: a plain value or a `valueFrom` reference (never a secret value). */
+export type EnvVar = k8s.types.input.core.v1.EnvVar;
 
-export interface ResourceRequirements {
+/** Container requests and limits, plain quantities. */
+export interface ResourceRequirements extends k8s.types.input.core.v1.ResourceRequirements {
   requests?: Record<string, string>;
   limits?: Record<string, string>;
 }
@@ -243,5 +258,5 @@ export function deploymentManifest(d: DeploymentInputs) {
         },
       },
     },
-  };
+  } satisfies k8s.apps.v1.DeploymentArgs;
 }

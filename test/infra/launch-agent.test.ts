@@ -21,6 +21,7 @@ import {
   TARGET_NAMESPACE_RULES,
 } from "../../components/kubernetes/manifests.js";
 import type { LaunchEnvironmentOutputs } from "../../components/types.js";
+import { agentKubeCalls, callsIn, granted, sorted } from "./agent-kube-calls.js";
 import { validateKubernetesObject } from "./k8s-schema.js";
 import { installMocks, isSecretOutput, type MockRecorder, promiseOf, settle } from "./mocks.js";
 
@@ -152,6 +153,24 @@ describe("Kubernetes manifests", () => {
     expect(() => validateKubernetesObject({ ...deployment, spec: { ...deployment.spec, replicas: "1" } })).toThrow(/replicas must be integer/);
   });
 
+  it("rejects unknown fields at any depth, naming the path (kubernetes-models alone accepts them)", () => {
+    const pod = deployment.spec.template.spec;
+    const [c] = pod.containers;
+    const withPod = (p: object) => ({ ...deployment, spec: { ...deployment.spec, template: { ...deployment.spec.template, spec: { ...pod, ...p } } } });
+    const { serviceAccountName, ...podWithoutName } = pod;
+    const misspelled = { ...deployment, spec: { ...deployment.spec, template: { ...deployment.spec.template, spec: { ...podWithoutName, serviceAccountNme: serviceAccountName } } } };
+    expect(() => validateKubernetesObject(misspelled)).toThrow(/spec\.template\.spec\.serviceAccountNme: unknown field \(V1PodSpec has/);
+    expect(() => validateKubernetesObject({ ...deployment, metdata: {} })).toThrow(/^apps\/v1\/Deployment launch is not a valid[\s\S]*\n {2}metdata: unknown field/);
+    expect(() => validateKubernetesObject(withPod({ containers: [{ ...c, env: [{ name: "A", valueFrom: { secretRef: { name: "s" } } }] }] }))).toThrow(
+      /spec\.template\.spec\.containers\[0\]\.env\[0\]\.valueFrom\.secretRef: unknown field/,
+    );
+    expect(() => validateKubernetesObject(withPod({ volumes: [{ name: "v", emptyDir: { size: "1Gi" } }] }))).toThrow(/volumes\[0\]\.emptyDir\.size: unknown field/);
+    expect(() => validateKubernetesObject(withPod({ nodeSelector: { zone: 1 } }))).toThrow(/nodeSelector/);
+    const binding = roleBindingManifest({ name: "rb", namespace: "ml", instance: "launch", roleName: "r", serviceAccountName: "sa", serviceAccountNamespace: "wandb" });
+    expect(() => validateKubernetesObject({ ...binding, roleRef: { ...binding.roleRef, namespace: "ml" } })).toThrow(/roleRef\.namespace: unknown field/);
+    expect(() => validateKubernetesObject({ apiVersion: "v1", kind: "Service", metadata: { name: "s" } })).toThrow(/no schema registered for v1\/Service/);
+  });
+
   it("the agent pod meets the restricted Pod Security standard", () => {
     const pod = deployment.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } });
@@ -187,50 +206,36 @@ describe("Kubernetes manifests", () => {
       expect(r.verbs).not.toContain("*");
       expect(r.resources).not.toContain("*");
       if (r.resources.includes("secrets")) expect([...r.verbs].sort()).toEqual(["create", "delete", "get", "update"]);
-      if (r.resources.includes("pods")) expect(r.verbs.sort()).toEqual(["get", "list", "watch"]);
+      if (r.resources.includes("pods")) expect(r.verbs.sort()).toEqual(["list", "watch"]);
     }
   });
 });
 
-describe("RBAC covers every Kubernetes call the agent makes", () => {
-  // Scans the agent's sources for @kubernetes/client-node calls (and raw watch paths) so that a runner or builder
-  // change that needs a new verb fails here instead of with 403s in a cluster.
-  const KINDS: Record<string, [string, string]> = {
-    Secret: ["", "secrets"],
-    ConfigMap: ["", "configmaps"],
-    Pod: ["", "pods"],
-    PodLog: ["", "pods/log"],
-    Job: ["batch", "jobs"],
-    JobStatus: ["batch", "jobs/status"],
-  };
-  const VERBS: Record<string, string> = { create: "create", read: "get", list: "list", delete: "delete", replace: "update", patch: "patch" };
+describe("RBAC covers exactly the Kubernetes calls the agent makes, namespace by namespace", () => {
+  // Reads the agent's sources for @kubernetes/client-node calls, watch paths and log streams, so that a runner or
+  // builder change that needs a new verb fails here instead of with 403s in a cluster, and a verb the agent no
+  // longer uses fails here instead of lingering as unneeded privilege.
+  it("target namespaces get the runner's calls; the agent namespace also the kaniko builder's", async () => {
+    const calls = await agentKubeCalls();
+    expect(calls.runner.size).toBeGreaterThan(8);
+    expect(calls.builder.size).toBeGreaterThan(8);
+    expect(sorted(granted(TARGET_NAMESPACE_RULES))).toEqual(sorted(calls.runner));
+    expect(sorted(granted([...TARGET_NAMESPACE_RULES, ...AGENT_NAMESPACE_RULES]))).toEqual(sorted(new Set([...calls.runner, ...calls.builder])));
+    // The agent role holds only what runs do not already grant.
+    for (const t of granted(AGENT_NAMESPACE_RULES)) expect(calls.runner.has(t), t).toBe(false);
+  });
 
-  it("grants each (group, resource, verb) the agent's source uses", async () => {
-    const { readdir, readFile: read } = await import("node:fs/promises");
-    const files: string[] = [];
-    for (const dir of ["agent/runners", "agent/builders", "agent/kube"]) {
-      for (const f of await readdir(dir)) if (f.endsWith(".ts")) files.push(`${dir}/${f}`);
-    }
-    const needed = new Set<string>();
-    for (const f of files) {
-      const src = await read(f, "utf8");
-      for (const m of src.matchAll(/\b(create|read|list|delete|replace|patch)Namespaced([A-Z][A-Za-z]*)\(/g)) {
-        // Custom resources (Volcano, JobSet, Kubeflow, ...) are granted per group by the operator: extraTargetRules.
-        if (m[2] === "CustomObject") continue;
-        const kind = KINDS[m[2]!];
-        if (!kind) throw new Error(`${f}: ${m[0]} touches ${m[2]}, which no rule covers; add it to KINDS and to the RBAC rules`);
-        needed.add(`${kind[0]}|${kind[1]}|${VERBS[m[1]!]}`);
-      }
-      for (const m of src.matchAll(/path: `\/apis?\/(?:(batch)\/)?v1\/namespaces\/\$\{[^}]+\}\/([a-z]+)`/g)) {
-        needed.add(`${m[1] ?? ""}|${m[2]}|watch`);
-        needed.add(`${m[1] ?? ""}|${m[2]}|list`);
-      }
-    }
-    expect(needed.size).toBeGreaterThan(8);
-    const granted = new Set(
-      [...TARGET_NAMESPACE_RULES, ...AGENT_NAMESPACE_RULES].flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`)))),
-    );
-    expect([...needed].filter((n) => !granted.has(n))).toEqual([]);
+  it("finds every kind of call, and refuses one it cannot map or attribute", () => {
+    const src = [
+      "await kube.core.readNamespacedSecret({ name, namespace });",
+      "await kube.batch.replaceNamespacedJobStatus({ name, namespace, body });",
+      "watch({ path: `/api/v1/namespaces/${namespace}/pods`, ...",
+      "await new k8s.Log(kube.config).log(namespace, pod, c, out);",
+      // Custom resources are granted per API group through extraTargetRules, not by these rules.
+      "await custom.createNamespacedCustomObject({ group, version, namespace, plural, body });",
+    ].join("\n");
+    expect(sorted(callsIn("x.ts", src))).toEqual(["batch|jobs/status|update", "|pods/log|get", "|pods|list", "|pods|watch", "|secrets|get"]);
+    expect(() => callsIn("x.ts", "core.createNamespacedEndpoints({})")).toThrow(/x\.ts: createNamespacedEndpoints\( touches Endpoints/);
   });
 });
 
