@@ -84,6 +84,14 @@ interface Expected {
   namespace: string;
   serviceAccountName: string;
   targetNamespaces: string[];
+  /** `wandb-launch:extraTargetRules` (custom resources such as Volcano Jobs, granted per API group). */
+  extraTargetRules?: Rule[];
+}
+
+/** The stack file's `extraTargetRules`: granted on top of the agent's own calls in every target namespace. */
+async function sampleExtraRules(stack: Stack): Promise<Rule[]> {
+  const sample = parse(await readFile(join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config: Obj };
+  return (sample.config["wandb-launch:extraTargetRules"] as Rule[] | undefined) ?? [];
 }
 
 /** The ServiceAccount the cloud identity trusts, as `namespace/name`, read from the cloud resource itself. */
@@ -274,7 +282,8 @@ async function checkWiring(stack: Stack, r: Rendered, want: Expected, calls: Age
   // --- each namespace's rules are exactly the calls the agent makes there ---
   expect(sorted(rulesIn.keys())).toEqual(sorted(new Set([want.namespace, ...want.targetNamespaces])));
   for (const [ns, rules] of rulesIn) {
-    const needed = ns === want.namespace ? new Set([...calls.runner, ...calls.builder]) : calls.runner;
+    const extra = granted(want.extraTargetRules ?? []);
+    const needed = new Set([...calls.runner, ...extra, ...(ns === want.namespace ? calls.builder : [])]);
     expect(sorted(granted(rules)), `rules in namespace ${ns}`).toEqual(sorted(needed));
   }
 }
@@ -289,13 +298,14 @@ describe("stack wiring (whole render)", () => {
   it.each(STACKS)("%s sample stack: identity, ServiceAccount, Deployment, kaniko, RBAC and config line up", async (stack) => {
     const r = await renderStack(stack);
     renders[stack] = r;
-    await checkWiring(stack, r, { namespace: "wandb", serviceAccountName: "wandb-launch-agent", targetNamespaces: [] }, calls);
+    const want = { namespace: "wandb", serviceAccountName: "wandb-launch-agent", targetNamespaces: [], extraTargetRules: await sampleExtraRules(stack) };
+    await checkWiring(stack, r, want, calls);
   });
 
   it.each(STACKS)("%s with a custom ServiceAccount, namespace and target namespaces: every reference follows", async (stack) => {
     // Azure keeps namespace wandb (the official agent's kaniko builder looks there only).
-    const want = { ...CUSTOM, namespace: stack === "azure" ? "wandb" : CUSTOM.namespace };
-    const r = await renderWith(stack, { ...want, targetNamespaces: JSON.stringify(want.targetNamespaces) });
+    const want = { ...CUSTOM, namespace: stack === "azure" ? "wandb" : CUSTOM.namespace, extraTargetRules: await sampleExtraRules(stack) };
+    const r = await renderWith(stack, { namespace: want.namespace, serviceAccountName: want.serviceAccountName, targetNamespaces: JSON.stringify(want.targetNamespaces) });
     await checkWiring(stack, r, want, calls);
   });
 });
