@@ -384,14 +384,11 @@ class WandbBackend implements QueueBackend {
     try {
       // W&B run config format: every key wrapped as {desc, value}.
       const config = Object.fromEntries(Object.entries(this.#agentRunConfig).map(([k, v]) => [k, { desc: null, value: v }]));
-      const res = await this.#api.request(ops.UpsertBucket, {
-        name,
-        project: ops.LAUNCH_PROJECT,
-        entity,
-        config: JSON.stringify(config),
-        host: this.#opts.hostname ?? osHostname(),
-        jobType: AGENT_RUN_JOB_TYPE,
-      });
+      const res = await this.#api.request(
+        ops.UpsertBucket,
+        { name, project: ops.LAUNCH_PROJECT, entity, config: JSON.stringify(config), host: this.#opts.hostname ?? osHostname(), jobType: AGENT_RUN_JOB_TYPE },
+        { maxAttempts: this.#timings.pollAttempts },
+      );
       const bucket = res.upsertBucket?.bucket;
       if (!bucket) throw new WandbApiError("UpsertBucket", "W&B returned no run");
       this.#agentRun = { entity: bucket.project?.entity.name ?? entity, project: bucket.project?.name ?? ops.LAUNCH_PROJECT, name: bucket.name };
@@ -414,11 +411,13 @@ class WandbBackend implements QueueBackend {
       if (!run) return null;
       const path = `${item.id}/${kind}/${file}`;
       const target = { entity: run.entity, project: run.project, run: run.name, files: [path] };
-      const created = (await this.#api.request(ops.CreateRunFiles, target)).createRunFiles;
+      // Best effort with few attempts: in an outage the failure report itself matters more than its log.
+      const brief = { maxAttempts: this.#timings.pollAttempts };
+      const created = (await this.#api.request(ops.CreateRunFiles, target, brief)).createRunFiles;
       const url = created?.files.find((f) => f.name === path)?.uploadUrl;
       if (!created || !url) throw new WandbApiError("CreateRunFiles", `W&B gave no upload URL for ${path}`);
-      await this.#api.upload(url, Buffer.from(contents, "utf8"), parseUploadHeaders(created.uploadHeaders), path);
-      await this.#api.request(ops.MarkRunFilesUploaded, target);
+      await this.#api.upload(url, Buffer.from(contents, "utf8"), parseUploadHeaders(created.uploadHeaders), path, brief);
+      await this.#api.request(ops.MarkRunFilesUploaded, target, brief);
       return [path];
     } catch (err) {
       if (err instanceof WandbAuthError) throw err;

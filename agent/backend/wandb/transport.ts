@@ -268,9 +268,9 @@ export class WandbTransport {
    * PUT `body` to a signed upload URL with the headers W&B asked for (run files). As with downloads, the key
    * goes only to the W&B host, never to the storage behind the URL.
    */
-  async upload(url: string, body: Buffer, headers: Record<string, string>, what: string): Promise<void> {
+  async upload(url: string, body: Buffer, headers: Record<string, string>, what: string, opts: CallOptions = {}): Promise<void> {
     const sameHost = new URL(url, this.baseUrl).origin === new URL(this.baseUrl).origin;
-    await this.#withRetries(`upload ${what}`, {}, async (signal) => {
+    await this.#withRetries(`upload ${what}`, opts, async (signal) => {
       const res = await this.#fetch(new URL(url, this.baseUrl), {
         method: "PUT",
         headers: { ...headers, "user-agent": this.#userAgent, ...(sameHost ? { authorization: this.#auth } : {}) },

@@ -77,6 +77,14 @@ describe("a failed item links to its error log (reference §7.5)", () => {
     expect(lines.join("")).toMatch(/could not upload error\.log.*run files are disabled|run files are disabled.*could not upload error\.log/);
   });
 
+  it("file calls failing with 5xx get only the loop's few attempts, so the failure report is not held up", async () => {
+    const { b, item } = await setup();
+    fake.setOutage({ kind: "status", status: 503 }, { operations: ["CreateRunFiles"] });
+    await b.fail(item, "agent", "boom");
+    expect(fake.callsTo("CreateRunFiles")).toHaveLength(3); // FAST_TIMINGS.pollAttempts, not maxAttempts (4)
+    expect(fake.item(item.id)!.failure).toMatchObject({ message: "boom", filePaths: null });
+  });
+
   it("storage refusing the PUT (an expired upload URL: 403) also falls back to no filePaths", async () => {
     const { b, item } = await setup({ signedUrlTtlMs: 0 }); // every signed URL is born expired
     await b.fail(item, "agent", "boom");

@@ -1,5 +1,5 @@
 import { createServer, request, type Server } from "node:http";
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RunSpecSchema } from "../../../agent/jobs/run-spec.js";
 import { startFakeWandb, type FakeWandb } from "../../fakes/wandb-server.js";
@@ -121,6 +121,28 @@ describe("WANDB__PROXIES and HTTP(S)_PROXY for the agent's W&B traffic", () => {
     await exercise({ HTTP_PROXY: proxy.url, NO_PROXY: "other.test" });
     expect(proxy.forwarded.filter((f) => f.url.startsWith(`${fake.url}/graphql`))).toHaveLength(fake.calls.length);
     expect(proxy.forwarded.filter((f) => f.url.includes("/storage/")).length).toBe(fake.storageRequests.length);
+  });
+
+  it("https:// W&B goes through a CONNECT tunnel to the proxy, as Go and requests send it", async () => {
+    proxy = await startProxy();
+    // A TCP endpoint that is not TLS: the handshake fails, but only after the proxy opened the tunnel to it.
+    let reached = 0;
+    const target = createNetServer((s) => {
+      reached++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
+    const port = (target.address() as AddressInfo).port;
+    try {
+      fx = await backendFor(fake, { env: { WANDB_BASE_URL: `https://127.0.0.1:${port}`, WANDB__PROXIES: JSON.stringify({ https: proxy.url }) } });
+      await expect(fx.backend.start(["q1"])).rejects.toThrow(/Viewer/);
+      expect(proxy.tunnels.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(proxy.tunnels)).toEqual(new Set([`127.0.0.1:${port}`]));
+      expect(reached).toBe(proxy.tunnels.length); // every connection to it came through a tunnel
+      expect(proxy.forwarded).toHaveLength(0);
+    } finally {
+      await new Promise<void>((r) => target.close(() => r()));
+    }
   });
 
   it("without any proxy setting nothing goes to the proxy", async () => {
