@@ -396,6 +396,8 @@ describe("tags and labels", () => {
     const r = await run("aws", set);
     for (const t of ["aws:ecr/repository:Repository", "aws:s3/bucket:Bucket", "aws:iam/role:Role"]) expect(r.one(t).inputs.tags, t).toEqual(tags);
     everyKubeObjectLabelled(r);
+    // Labels go to Kubernetes objects only; cloud resources have no metadata to put them in.
+    for (const res of r.mocks.resources.filter((x) => x.type.startsWith("aws:") || x.type.startsWith("docker-build:"))) expect(res.inputs, res.type).not.toHaveProperty("metadata");
   });
 
   it("GCP: repository and bucket carry the labels, every Kubernetes object too", async () => {
@@ -423,5 +425,50 @@ describe("tags and labels", () => {
     expect(problems("gcp", { [`${NS}:tags`]: '{"Team":"ML"}' })).toEqual([expect.stringMatching(/^wandb-launch:tags has "Team": "ML", which GCP labels do not allow/)]);
     expect(problems("azure", { [`${NS}:tags`]: '{"example.com/team":"ml"}' })).toEqual([expect.stringMatching(/which Azure tags do not allow \(no '\/' in keys\)/)]);
     expect(problems("aws", { [`${NS}:tags`]: '{"example.com/team":"ML_1"}' })).toEqual([]);
+  });
+});
+
+describe("pure builders behind the runtime path", () => {
+  it("kubeconfigs refuse a cluster without endpoint or CA, and decode what AKS returns", async () => {
+    const { eksKubeconfig, gkeKubeconfig, aksKubeconfig } = await import("../../components/kubernetes/kubeconfig.js");
+    const eks = { name: "c", endpoint: "https://x.eks.amazonaws.com", certificateAuthorityData: "Q0E=", region: "us-east-1" };
+    expect(() => eksKubeconfig({ ...eks, endpoint: "" })).toThrow(/cluster c has no API endpoint yet/);
+    expect(() => eksKubeconfig({ ...eks, certificateAuthorityData: "" })).toThrow(/cluster c reported no certificate authority/);
+    expect(eksKubeconfig(eks).users[0]!.user.exec.env).toBeUndefined();
+    const gke = { name: "g", endpoint: "10.0.0.1", clusterCaCertificate: "Q0E=", project: "p", location: "l" };
+    expect(gkeKubeconfig(gke).clusters[0]!.cluster.server).toBe("https://10.0.0.1");
+    expect(gkeKubeconfig({ ...gke, endpoint: "https://10.0.0.1" }).clusters[0]!.cluster.server).toBe("https://10.0.0.1");
+    expect(() => gkeKubeconfig({ ...gke, endpoint: "" })).toThrow(/no API endpoint/);
+    expect(aksKubeconfig("a", [{ name: "clusterUser", value: Buffer.from("apiVersion: v1\n").toString("base64") }])).toBe("apiVersion: v1\n");
+    expect(() => aksKubeconfig("a", [])).toThrow(/AKS cluster a returned no kubeconfig: .*az aks get-credentials -n a/);
+    expect(() => aksKubeconfig("a", undefined)).toThrow(/returned no kubeconfig/);
+  });
+
+  it("composes kaniko-config: one container merged by index, lists appended, the operator's scalars kept, the token always off", async () => {
+    const { composeKanikoConfig } = await import("../../components/launch-config.js");
+    const user = {
+      metadata: { annotations: { a: "1" } },
+      spec: { backoffLimit: 2, template: { spec: { automountServiceAccountToken: true, containers: [{ env: [{ name: "A", value: "1" }], resources: { limits: { cpu: "4" } } }], volumes: [{ name: "v", emptyDir: {} }] } } },
+    };
+    const environment = { spec: { template: { spec: { containers: [{ env: [{ name: "B", value: "2" }] }] } } } };
+    const out = composeKanikoConfig({ user, environment, labels: { team: "ml" } });
+    expect(out).toEqual({
+      metadata: { annotations: { a: "1" }, labels: { team: "ml" } },
+      spec: {
+        backoffLimit: 2,
+        template: {
+          metadata: { labels: { team: "ml" } },
+          spec: {
+            automountServiceAccountToken: false,
+            containers: [{ env: [{ name: "A", value: "1" }, { name: "B", value: "2" }], resources: { limits: { cpu: "4" } } }],
+            volumes: [{ name: "v", emptyDir: {} }],
+          },
+        },
+      },
+    });
+    expect(user.spec.template.spec.automountServiceAccountToken).toBe(true);
+    expect(composeKanikoConfig({ labels: {} })).toEqual({ spec: { template: { spec: { automountServiceAccountToken: false } } } });
+    // Only the environment's container when the operator names none.
+    expect(podSpecOf(composeKanikoConfig({ environment }) as Obj).containers).toEqual([{ env: [{ name: "B", value: "2" }] }]);
   });
 });
