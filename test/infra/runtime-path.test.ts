@@ -472,3 +472,29 @@ describe("pure builders behind the runtime path", () => {
     expect(podSpecOf(composeKanikoConfig({ environment }) as Obj).containers).toEqual([{ env: [{ name: "B", value: "2" }] }]);
   });
 });
+
+describe("sample stack files", () => {
+  // The commented-out optional settings are documentation: uncommented, each must be a real key of that kind
+  // with a value the program accepts (placeholders like <auto> aside).
+  it.each(["aws", "gcp", "azure", "kubernetes"] as const)("%s: every optional setting shown is accepted when uncommented", async (kind) => {
+    const { readFile } = await import("node:fs/promises");
+    const text = await readFile(join("stacks", `Pulumi.${kind}.yaml`), "utf8");
+    const lines = text.split("\n");
+    const shown: string[] = [];
+    const uncommented = lines.map((line, i) => {
+      const m = /^ {2}# (wandb-launch:[A-Za-z]+):(.*)$/.exec(line);
+      if (!m) return line;
+      shown.push(m[1]!);
+      // A value on the next commented lines (a map or list) is uncommented with it.
+      let j = i + 1;
+      while (j < lines.length && /^ {2}# {3}\S/.test(lines[j]!)) lines[j] = lines[j]!.replace(/^ {2}# /, "  "), j++;
+      const value = m[2]!.replace(/\s+#.*$/, "").trim();
+      return value.startsWith("<") ? "" : `  ${m[1]}:${m[2]!.replace(/\s+#.*$/, "")}`;
+    });
+    expect(shown.length).toBeGreaterThan(2);
+    const config = (parse(uncommented.join("\n")) as { config: Record<string, unknown> }).config;
+    const flat = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    if (flat[`${NS}:apiKey`] === undefined) flat[`${NS}:apiKey`] = "k-123456";
+    expect(() => parseStackConfig(flat)).not.toThrow();
+  });
+});
