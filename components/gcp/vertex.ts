@@ -4,6 +4,7 @@
 // as any other identity. Pure lists here; `vertexAccess` creates the resources.
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { customRoleId } from "./policy.js";
 
 /** The agent's custom role on the project: exactly what the runner calls (create, get, cancel a CustomJob). */
 export const VERTEX_AGENT_PERMISSIONS = ["aiplatform.customJobs.create", "aiplatform.customJobs.get", "aiplatform.customJobs.cancel"] as const;
@@ -25,9 +26,9 @@ export interface VertexAccessArgs {
   agentEmail: pulumi.Input<string>;
   repository: gcp.artifactregistry.Repository;
   bucket: gcp.storage.Bucket;
-  /** Custom role id for the agent's Vertex permissions. Default `wandbLaunchVertexJobs`. */
+  /** Custom role id for the agent's Vertex permissions. Default `<component>_<stack>_launchVertexJobs`, one per stack. */
   roleId?: string;
-  /** Account id of the jobs' service account. Default `<name>-vertex-runs` (trimmed to 30 characters). */
+  /** Account id of the jobs' service account. Default `<component>-<stack>-vx` (at most 30 characters), one per stack. */
   jobServiceAccountId?: pulumi.Input<string>;
 }
 
@@ -39,6 +40,13 @@ export interface VertexAccess {
   stagingBucket: pulumi.Output<string>;
 }
 
+/** `<component>-<stack>-vx` as a service account id: lowercase, starts with a letter, 6-30 characters. */
+export function defaultJobServiceAccountId(component: string, stack: string): string {
+  let base = `${component}-${stack}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/-+/g, "-");
+  if (!/^[a-z]/.test(base)) base = `w-${base}`;
+  return `${base.slice(0, 26).replace(/-+$/, "")}-vx`.padEnd(6, "x");
+}
+
 export function vertexAccess(name: string, args: VertexAccessArgs, parent: pulumi.Resource): VertexAccess {
   const opts = { parent };
   const agent = pulumi.interpolate`serviceAccount:${args.agentEmail}`;
@@ -46,7 +54,7 @@ export function vertexAccess(name: string, args: VertexAccessArgs, parent: pulum
     `${name}-vertex-runs`,
     {
       project: args.project,
-      accountId: args.jobServiceAccountId ?? `${name}-vertex-runs`.slice(0, 30).replace(/-+$/, ""),
+      accountId: args.jobServiceAccountId ?? defaultJobServiceAccountId(name, pulumi.getStack()),
       displayName: "W&B Launch Vertex AI runs",
       description: "Identity of the Vertex AI custom jobs the W&B launch agent starts",
     },
@@ -56,7 +64,7 @@ export function vertexAccess(name: string, args: VertexAccessArgs, parent: pulum
     `${name}-vertex-jobs-role`,
     {
       project: args.project,
-      roleId: args.roleId ?? "wandbLaunchVertexJobs",
+      roleId: args.roleId ?? customRoleId(`${name}_${pulumi.getStack()}`, "launchVertexJobs"),
       title: "W&B Launch Vertex AI custom jobs",
       description: "Create, read and cancel Vertex AI custom jobs",
       permissions: [...VERTEX_AGENT_PERMISSIONS],

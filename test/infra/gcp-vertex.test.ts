@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { GcpLaunchEnvironment } from "../../components/gcp/index.js";
+import * as pulumi from "@pulumi/pulumi";
+import { defaultJobServiceAccountId } from "../../components/gcp/vertex.js";
 import { ACT_AS_ROLE, VERTEX_AGENT_PERMISSIONS, VERTEX_JOB_BUCKET_ROLE, VERTEX_JOB_LOG_ROLE, VERTEX_JOB_REPOSITORY_ROLE } from "../../components/gcp/vertex.js";
 import { queueConfigComment } from "../../components/launch-config.js";
 import { vertexQueueConfig } from "../../components/queue-configs.js";
@@ -33,7 +35,8 @@ describe("GcpLaunchEnvironment with vertex: true (Pulumi mocks)", () => {
     const agent = `serviceAccount:${agentEmail}`;
     const jobSa = mocks.one("gcp:serviceaccount/account:Account", "vertex-runs");
     const jobEmail = String(jobSa.state.email);
-    expect(jobSa.inputs.accountId).toBe("launch-vertex-runs");
+    expect(jobSa.inputs.accountId).toBe(defaultJobServiceAccountId("launch", pulumi.getStack()));
+    expect(String(jobSa.inputs.accountId)).toMatch(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/);
 
     const role = mocks.one("gcp:projects/iAMCustomRole:IAMCustomRole", "vertex-jobs-role");
     expect([...(role.inputs.permissions as string[])].sort()).toEqual([...VERTEX_AGENT_PERMISSIONS].sort());
@@ -59,6 +62,12 @@ describe("GcpLaunchEnvironment with vertex: true (Pulumi mocks)", () => {
 
     const bucket = String(mocks.one("gcp:storage/bucket:Bucket").state.name);
     expect(queue).toEqual(vertexQueueConfig({ serviceAccount: jobEmail, stagingBucket: `gs://${bucket}/vertex-staging` }));
+  });
+
+  it("default ids are per stack and valid", () => {
+    expect(defaultJobServiceAccountId("launch", "prod")).toBe("launch-prod-vx");
+    expect(defaultJobServiceAccountId("wandb-launch-environment", "production-eu")).toBe("wandb-launch-environment-p-vx");
+    expect(defaultJobServiceAccountId("9x", "a")).toBe("w-9x-a-vx");
   });
 
   it("the generated queue config is a request the agent accepts, running as the job service account", () => {
