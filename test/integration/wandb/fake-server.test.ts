@@ -76,4 +76,43 @@ describe("the fake W&B server is strict", () => {
     expect(manifest.contents["x.py"]).toMatchObject({ digest: "xMpCOKC5I4INzFCab3WEmw==", size: 1 });
     expect((await fetch(url.replace(/sig=.*/, "sig=forged"))).status).toBe(403);
   });
+
+  it("takes upsertBucket's project as modelName, as wandb-core sends it; `project` is an unknown field", async () => {
+    const bad = await gql("mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, project: $project, entityName: $entity }) { inserted } }", { name: "r", project: "p", entity: "fake-entity" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors?.[0]?.message).toMatch(/Field "project" is not defined by type "UpsertBucketInput"/);
+    const ok = await gql("mutation UpsertBucket($name: String, $project: String, $entity: String) { upsertBucket(input: { name: $name, modelName: $project, entityName: $entity }) { inserted } }", { name: "r", project: "p", entity: "fake-entity" });
+    expect(ok.body).toEqual({ data: { upsertBucket: { inserted: true } } });
+  });
+
+  it("run files need an existing run; uploads need their signature and the upload headers", async () => {
+    await fake.close();
+    fake = await startFakeWandb({ uploadHeaders: ["x-ms-blob-type:BlockBlob"] });
+    const create = (run: string) =>
+      gql("mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) { createRunFiles(input: { entityName: $entity, projectName: $project, runName: $run, files: $files }) { runID uploadHeaders files { name uploadUrl } } }", { entity: "fake-entity", project: "p", run, files: ["a/error.log"] });
+    expect((await create("nope")).body.errors?.[0]?.message).toBe("run fake-entity/p/nope not found");
+    fake.setRun({ entity: "fake-entity", project: "p", name: "r" });
+    const created = (await create("r")).body.data as { createRunFiles: { uploadHeaders: string[]; files: { uploadUrl: string }[] } };
+    expect(created.createRunFiles.uploadHeaders).toEqual(["x-ms-blob-type:BlockBlob"]);
+    const url = created.createRunFiles.files[0]!.uploadUrl;
+    const missing = await fetch(url, { method: "PUT", body: "x" });
+    expect(missing.status).toBe(400);
+    expect(await missing.text()).toMatch(/<Code>MissingRequiredHeader<\/Code>.*<HeaderName>x-ms-blob-type<\/HeaderName>/s);
+    expect((await fetch(url.replace(/sig=.*/, "sig=forged"), { method: "PUT", body: "x", headers: { "x-ms-blob-type": "BlockBlob" } })).status).toBe(403);
+    expect((await fetch(url, { method: "PUT", body: "log", headers: { "x-ms-blob-type": "BlockBlob" } })).status).toBe(200);
+    expect(fake.run("fake-entity", "p", "r")!.files.get("a/error.log")).toEqual({ bytes: Buffer.from("log"), uploaded: false });
+  });
+
+  for (const [style, status, code] of [["s3", 403, "AccessDenied"], ["gcs", 400, "ExpiredToken"]] as const) {
+    it(`an expired signed URL is refused as ${style} refuses it (${status} ${code})`, async () => {
+      await fake.close();
+      fake = await startFakeWandb({ signedUrlTtlMs: 0, expiredUrlError: style });
+      const a = fake.addArtifact({ entity: "fake-entity", project: "p", collection: "c", type: "code", files: { "x.py": "1" } });
+      const r = await gql("query FetchArtifactManifest($id: ID!) { artifact(id: $id) { currentManifest { file { directUrl } } } }", { id: a.id });
+      const res = await fetch((r.body.data as { artifact: { currentManifest: { file: { directUrl: string } } } }).artifact.currentManifest.file.directUrl);
+      expect(res.status).toBe(status);
+      expect(res.headers.get("content-type")).toBe("application/xml");
+      expect(await res.text()).toMatch(new RegExp(`<Error><Code>${code}</Code>.*(Request has expired)`, "s"));
+    });
+  }
 });
