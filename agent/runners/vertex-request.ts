@@ -119,7 +119,6 @@ export function buildCustomJob(input: CustomJobInput): CreateCustomJob {
     workerPoolSpecs: pools,
     baseOutputDirectory: { outputUriPrefix: str(spec.base_output_dir, "spec.base_output_dir", input.argsKey) ?? timestampedDir(stagingBucket, now) },
   };
-  if (spec.persistent_resource_id !== undefined) jobSpec.persistentResourceId = str(spec.persistent_resource_id, "spec.persistent_resource_id", input.argsKey);
 
   // Submit options, as CustomJob.submit applies them.
   const serviceAccount = str(run.service_account, "run.service_account", input.argsKey);
