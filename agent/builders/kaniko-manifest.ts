@@ -20,6 +20,7 @@ export const KANIKO_CONTAINER_NAME = "wandb-container-build";
 /** The build pod's own deadline; the agent waits up to three times this for scheduling delays (§6.5). */
 export const KANIKO_ACTIVE_DEADLINE_SECONDS = 1800;
 export const DOCKER_CONFIG_VOLUME = "docker-config";
+export const KANIKO_PVC_VOLUME = "kaniko-pvc";
 export const AUTH_SECRET_VOLUME = "kaniko-docker-config";
 export const AZURE_STORAGE_SECRET = "azure-storage-access-key";
 export const ACR_WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use";
@@ -77,6 +78,8 @@ export interface KanikoJobInput {
   dockerConfig?: "configmap" | "secret" | null;
   /** The context store is Azure Blob: kaniko reads it with the storage account key from this Secret. */
   azureStorageKey?: boolean;
+  /** PVC mode: the claim holding the context, mounted at /context (the official agent's layout). */
+  contextPvc?: string | null;
 }
 
 /** The build pod's deadline in seconds: kaniko-config's pod-level value, else the default. Pure. */
@@ -121,6 +124,10 @@ export function kanikoJob(input: KanikoJobInput): V1Job {
   const mounts: V1VolumeMount[] = [];
   const env: V1EnvVar[] = [];
   const docker = dockerConfigName(input.jobName);
+  if (input.contextPvc) {
+    volumes.push({ name: KANIKO_PVC_VOLUME, persistentVolumeClaim: { claimName: input.contextPvc } });
+    mounts.push({ name: KANIKO_PVC_VOLUME, mountPath: "/context" });
+  }
   // An operator who mounts their own docker config through kaniko-config keeps it: two mounts at
   // one path are invalid, so the agent then adds none.
   const ownDockerConfig = mountsDockerConfig(cfg);

@@ -11,6 +11,7 @@ import { ecrRegion } from "../registries/destination.js";
 import { registryFor, type RegistryOptions } from "../registries/index.js";
 import type { Registry } from "../registries/types.js";
 import { contextStoreFor } from "../storage/index.js";
+import { pvcContextStoreFrom } from "../storage/pvc.js";
 import type { ContextStore } from "../storage/types.js";
 import { failedPackagesIn } from "./docker.js";
 import {
@@ -80,15 +81,11 @@ export class KanikoBuilder implements Builder {
       );
     }
     const store = b["build-context-store"];
-    if ((typeof store !== "string" || !store) && this.env.WANDB_LAUNCH_KANIKO_PVC_NAME) {
+    // PVC mode (WANDB_LAUNCH_KANIKO_PVC_NAME) takes precedence over a store, as in the official agent.
+    const pvc = pvcContextStoreFrom(this.env);
+    if (!pvc && (typeof store !== "string" || !store)) {
       throw new LaunchError(
-        "WANDB_LAUNCH_KANIKO_PVC_NAME is set, but build contexts on a PersistentVolumeClaim are not supported by this agent: set builder.build-context-store to an S3, GCS or Azure Blob location instead",
-        "build",
-      );
-    }
-    if (typeof store !== "string" || !store) {
-      throw new LaunchError(
-        "builder.build-context-store is required for kaniko builds: set it to an S3 (s3://bucket/prefix), GCS (gs://bucket/prefix) or Azure Blob (https://<account>.blob.core.windows.net/<container>) location the agent can write and kaniko can read",
+        "builder.build-context-store is required for kaniko builds: set it to an S3 (s3://bucket/prefix), GCS (gs://bucket/prefix) or Azure Blob (https://<account>.blob.core.windows.net/<container>) location the agent can write and kaniko can read, or put contexts on a PersistentVolumeClaim mounted in the agent (WANDB_LAUNCH_KANIKO_PVC_NAME, WANDB_LAUNCH_KANIKO_PVC_MOUNT_PATH)",
         "build",
       );
     }
@@ -97,7 +94,8 @@ export class KanikoBuilder implements Builder {
       throw new LaunchError("kaniko builds push to a registry: set builder.destination to the repository to push images to (e.g. <account>.dkr.ecr.<region>.amazonaws.com/<repo>)", "build");
     }
     return {
-      store,
+      store: typeof store === "string" ? store : "",
+      pvc,
       destination,
       jobPrefix: typeof b["build-job-name"] === "string" ? b["build-job-name"] : undefined,
       kanikoImage: (typeof b["kaniko-image"] === "string" && b["kaniko-image"]) || DEFAULT_KANIKO_IMAGE,
@@ -106,10 +104,14 @@ export class KanikoBuilder implements Builder {
     };
   }
 
+  private contextStore(s: ReturnType<KanikoBuilder["settings"]>, logger: Logger): ContextStore {
+    return this.opts.contextStore ?? s.pvc ?? contextStoreFor(s.store, { environment: this.opts.config.environment ?? null, logger });
+  }
+
   /** Checks the config and that the context store is reachable (reference §6.3 step 1), without building. */
   async verify(): Promise<void> {
     const s = this.settings();
-    await (this.opts.contextStore ?? contextStoreFor(s.store, { environment: this.opts.config.environment ?? null, logger: this.opts.logger })).verify();
+    await this.contextStore(s, this.opts.logger).verify();
   }
 
   async build(request: BuildRequest): Promise<BuildResult> {
@@ -139,7 +141,7 @@ export class KanikoBuilder implements Builder {
     const kube = this.opts.kube ?? loadKubeClients();
     const namespace = this.opts.namespace ?? agentNamespace(kube);
     const jobName = kanikoJobName(s.jobPrefix, runId);
-    const store = this.opts.contextStore ?? contextStoreFor(s.store, { environment: this.opts.config.environment ?? null, logger: log });
+    const store = this.contextStore(s, log);
     // Checked before anything is uploaded or created, so a missing bucket or permission is reported as such.
     await store.verify();
     // Without this Secret the build pod cannot read an Azure context.
@@ -151,7 +153,7 @@ export class KanikoBuilder implements Builder {
       const uploadStarted = Date.now();
       let uploadMs: number;
       try {
-        log.info({ store: s.store }, "uploading build context");
+        log.info({ store: s.pvc ? `pvc:${s.pvc.claimName}` : s.store }, "uploading build context");
         contextUri = await store.uploadContext(context.dir, `${runId}.tgz`, request.signal);
         uploadMs = Date.now() - uploadStarted;
       } finally {
@@ -175,6 +177,7 @@ export class KanikoBuilder implements Builder {
         credentialsSecret: s.credentialsSecret,
         dockerConfig,
         azureStorageKey: store.kind === "azure",
+        contextPvc: store.kind === "pvc" ? (s.pvc?.claimName ?? null) : null,
       });
       await this.createJob(kube, namespace, jobName, manifest, log);
       cleanups.push([

@@ -9,7 +9,7 @@ import type { Logger } from "../log.js";
 import { AzureContextStore } from "./azure.js";
 import { GcsContextStore } from "./gcs.js";
 import { S3ContextStore, type ChecksumMode } from "./s3.js";
-import type { ContextStore, ContextStoreKind } from "./types.js";
+import type { ContextStore } from "./types.js";
 
 export type { ContextStore, ContextStoreKind } from "./types.js";
 export { S3ContextStore, S3_PART_SIZE, S3_QUEUE_SIZE, type ChecksumMode } from "./s3.js";
@@ -45,7 +45,7 @@ function rejectQueryString(uri: string): void {
   throw new ConfigError(`${STORE_KEY}: ${message}`, [{ path: STORE_KEY, message }]);
 }
 
-const CLOUD_OF: Record<ContextStoreKind, string> = { s3: "aws", gcs: "gcp", azure: "azure" };
+const CLOUD_OF: Record<StorageUri["kind"], string> = { s3: "aws", gcs: "gcp", azure: "azure" };
 
 /**
  * The ContextStore for a `builder.build-context-store` URI. Throws ConfigError naming the key when

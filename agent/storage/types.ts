@@ -2,7 +2,7 @@
  * Where kaniko reads build contexts from (`builder.build-context-store`): an S3 bucket, a GCS
  * bucket or an Azure Blob container, with an optional prefix.
  */
-export type ContextStoreKind = "s3" | "gcs" | "azure";
+export type ContextStoreKind = "s3" | "gcs" | "azure" | "pvc";
 
 export interface ContextStore {
   readonly kind: ContextStoreKind;

@@ -1,6 +1,7 @@
 // The kaniko builder end to end: real build context + Dockerfile from the jobs module, upload to a
 // real S3 API (s3rver) through the storage module, kaniko Job on the fake API server (a test hook
 // plays kaniko: it fetches the uploaded context, checks it, and finishes the Job).
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -321,16 +322,51 @@ describe("KanikoBuilder", () => {
     expect(await objectKeys()).toEqual([]);
   });
 
-  it("verify() checks the context store; PVC mode is refused with what to set instead", async () => {
+  it("verify() checks the context store, or the PVC mount path in PVC mode", async () => {
     const reg = stubRegistry("anonymous", "registry.example.com");
     await expect(builder(reg).verify()).resolves.toBeUndefined();
     const missing = config({ "build-context-store": "s3://no-such-bucket/x" });
     await expect(
       builder(reg, { config: missing, contextStore: contextStoreFor("s3://no-such-bucket/x", { logger: silentLogger, clients: { s3: s3.client() } }) }).verify(),
     ).rejects.toThrow(/no-such-bucket/);
-    await expect(builder(reg, { config: config({ "build-context-store": null }), env: { WANDB_LAUNCH_KANIKO_PVC_NAME: "ctx" } }).build(request())).rejects.toThrow(
-      /WANDB_LAUNCH_KANIKO_PVC_NAME is set, but build contexts on a PersistentVolumeClaim are not supported/,
+    const pvcEnv = { WANDB_LAUNCH_KANIKO_PVC_NAME: "ctx", WANDB_LAUNCH_KANIKO_PVC_MOUNT_PATH: "/nonexistent/kaniko" };
+    await expect(builder(reg, { config: config({ "build-context-store": null }), contextStore: undefined, env: pvcEnv }).verify()).rejects.toThrow(
+      /WANDB_LAUNCH_KANIKO_PVC_NAME is ctx, but its mount path \/nonexistent\/kaniko is not a writable directory/,
     );
+    await expect(builder(reg, { config: config({ "build-context-store": null }), contextStore: undefined }).verify()).rejects.toThrow(/build-context-store is required.*WANDB_LAUNCH_KANIKO_PVC_NAME/);
+  });
+
+  it("PVC mode: writes the context to the claim's mount, the build pod mounts the claim at /context and reads tar:///context/<run id>.tgz", async () => {
+    const mount = await tempDir("kaniko-pvc-");
+    const seen: { job: AnyObj; entries: string[] }[] = [];
+    fake.onCreate("jobs", (job) => {
+      void (async () => {
+        const j = job as AnyObj;
+        const ctx: string = j.spec.template.spec.containers[0].args.find((a: string) => a.startsWith("--context=")).slice("--context=".length);
+        // What the build pod sees at /context is the claim the agent wrote to.
+        const file = join(mount, ctx.replace(/^tar:\/\/\/context\//, ""));
+        const entries: string[] = [];
+        await tar.t({ file, onReadEntry: (e) => void entries.push(e.path) });
+        seen.push({ job: j, entries });
+        fake.succeedJob(j.metadata.namespace, j.metadata.name);
+      })();
+    });
+    const b = builder(stubRegistry("anonymous", "registry.example.com"), {
+      config: config({ "build-context-store": null }),
+      contextStore: undefined,
+      env: { WANDB_LAUNCH_KANIKO_PVC_NAME: "build-contexts", WANDB_LAUNCH_KANIKO_PVC_MOUNT_PATH: `${mount}/` },
+    });
+    const result = await b.build(request([], "pvcrun01"));
+    expect(result.built).toBe(true);
+    const [{ job, entries }] = seen as [{ job: AnyObj; entries: string[] }];
+    new Job(job as never).validate();
+    expect(job.spec.template.spec.containers[0].args[0]).toBe("--context=tar:///context/pvcrun01.tgz");
+    expect(job.spec.template.spec.volumes).toContainEqual({ name: "kaniko-pvc", persistentVolumeClaim: { claimName: "build-contexts" } });
+    expect(job.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: "kaniko-pvc", mountPath: "/context" });
+    expect(entries.map((e) => e.replace(/^\.\//, ""))).toEqual(expect.arrayContaining(["Dockerfile.wandb", "src/main.py"]));
+    // The tarball is removed from the claim after the build (the official agent leaves it).
+    expect(existsSync(join(mount, "pvcrun01.tgz"))).toBe(false);
+    expect(await objectKeys()).toEqual([]);
   });
 
   it("warns once when the build pod cannot be scheduled", async () => {
