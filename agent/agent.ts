@@ -52,7 +52,20 @@ export class LaunchAgent {
   async run(): Promise<number> {
     const { backend, config } = this.opts;
     const observer = this.opts.observer ?? quietObserver;
-    this.identity = await backend.start(config.queues);
+    // A signal during start-up (e.g. while W&B is retried) ends it at once; start's retries are closed by shutdown().
+    const stopped = new Promise<null>((resolve) => {
+      if (this.stopping.signal.aborted) resolve(null);
+      this.stopping.signal.addEventListener("abort", () => resolve(null), { once: true });
+    });
+    const starting = backend.start(config.queues);
+    const identity = await Promise.race([starting, stopped]);
+    if (!identity) {
+      starting.catch(() => {}); // it fails as its retries are closed; nothing more to say
+      await backend.shutdown().catch((err) => this.log.warn({ err: errorMessage(err) }, "could not report shutdown to the backend"));
+      this.log.info("stopped during start-up");
+      return 0;
+    }
+    this.identity = identity;
     observer.started();
     const maxJobs = config.max_jobs === -1 ? Infinity : config.max_jobs;
     const pollMs = this.opts.pollIntervalMs ?? 10_000;

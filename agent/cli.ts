@@ -1,10 +1,12 @@
 import { Command, Option } from "commander";
-import { loadAgentConfig, assertQueuesConfigured, type CliOverrides } from "./config/index.js";
+import { loadAgentConfig, assertQueuesConfigured, assertJobsCanRun, type CliOverrides } from "./config/index.js";
 import { createLogger } from "./log.js";
 import { LocalBackend, resolveLocalRoot } from "./backend/local/index.js";
 import type { QueueBackend } from "./backend/types.js";
 import { composeAgent, runUntilStopped } from "./main.js";
-import { errorMessage, LaunchError } from "./errors.js";
+import { LaunchError } from "./errors.js";
+import { formatFatalError, verbosityFromArgv } from "./report.js";
+import { packageVersion } from "./version.js";
 import { registerLocalCommands } from "./commands/local.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerConfigCommands } from "./commands/config-validate.js";
@@ -37,11 +39,12 @@ async function runAgentCommand(flags: AgentFlags): Promise<number> {
   const logger = createLogger({ verbosity: config.verbosity, file: flags.logFile });
   for (const warning of warnings) logger.warn(warning);
   assertQueuesConfigured(config);
+  assertJobsCanRun(config);
   let backend: QueueBackend;
   if (flags.local !== undefined && flags.local !== false) {
     const root = resolveLocalRoot(typeof flags.local === "string" ? flags.local : undefined);
     logger.info({ root }, "using the embedded local queue");
-    backend = new LocalBackend({ root, logger });
+    backend = new LocalBackend({ root, logger, stoppedRunTimeoutS: config.stopped_run_timeout ?? 60 });
   } else {
     const { createWandbBackend } = await import("./backend/wandb/index.js");
     backend = createWandbBackend({ config, env: process.env, logger });
@@ -83,6 +86,7 @@ export function buildProgram(): Command {
     .option("--exit-when-idle", "exit once every queue is empty and no job runs")
     .option("--health-port <port>", "serve /healthz, /readyz and /metrics (Prometheus) on this port (default: $LAUNCH_AGENT_HEALTH_PORT; off when unset)")
     .addOption(new Option("-u, --url <url>").hideHelp())
+    .version(packageVersion(), "-V, --version", "print the version and exit")
     .enablePositionalOptions()
     .showHelpAfterError()
     .action(async (flags: AgentFlags) => {
@@ -96,19 +100,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Errors a user can act on are printed as one clear message, not a stack trace. */
-function report(err: unknown): void {
-  // A ConfigError's message already lists every issue with its field.
-  if (err instanceof LaunchError) {
-    process.stderr.write(`launch-agent: ${err.message}\n`);
-  } else {
-    process.stderr.write(`launch-agent: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}\n`);
-  }
-}
-
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
-  report(err);
+  // One message with the cause and the fix; the stack only with -vv.
+  process.stderr.write(`launch-agent: ${formatFatalError(err, verbosityFromArgv(process.argv.slice(2)))}\n`);
   process.exitCode = 1;
 }

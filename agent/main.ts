@@ -5,6 +5,7 @@ import { LaunchAgent, type AgentOptions } from "./agent.js";
 import { selectBuilder } from "./builders/select.js";
 import { createRunner } from "./runners/select.js";
 import { prepareJobSource } from "./jobs/sources.js";
+import { LOCAL_STOP_CHECK_MS } from "./backend/local/store.js";
 
 export interface ComposeOptions {
   config: AgentConfig;
@@ -24,6 +25,8 @@ export function composeAgent(opts: ComposeOptions): LaunchAgent {
     createRunner: (resource, identity) => createRunner(resource, { config, agentName: identity.name }),
     prepareJobSource: (job, log) => prepareJobSource(job, { logger: log }),
     pollIntervalMs: backend.kind === "local" ? 1_000 : 10_000,
+    // A marker file is cheap to check; W&B's RunStoppedStatus is asked every 10 s.
+    ...(backend.kind === "local" ? { stopCheckIntervalMs: LOCAL_STOP_CHECK_MS } : {}),
     ...opts.overrides,
   });
 }

@@ -148,7 +148,7 @@ export class ItemTask {
     });
     this.handle = handle;
     if (this.interrupted) await handle.cancel("interrupted");
-    await backend.markRunning(this.item, { runId, image });
+    await backend.markRunning(this.item, { runId, image, resource, ...(handle.process ? { process: handle.process } : {}) });
     const outcome = await this.monitor(handle, runSpec, runId, config.stopped_run_timeout ?? 60);
     this.observer.runEnded(outcome.status, (Date.now() - runStarted) / 1000);
     return outcome;

@@ -52,6 +52,14 @@ export interface RunCredentials {
   apiKey?: string;
 }
 
+/** Where a local run lives, so a recovering agent can stop it if its own agent died. */
+export interface RunProcess {
+  /** A local process group leader. */
+  pid?: number;
+  /** A local container's name. */
+  container?: string;
+}
+
 /**
  * The queue protocol. `local` keeps items in a directory; `wandb` speaks W&B's GraphQL API.
  * The agent loop calls these in order: start → (heartbeat, pop → ack → resolveJob → markRunning →
@@ -70,7 +78,7 @@ export interface QueueBackend {
   /** Fetch the job the run spec names and lay it out on disk. */
   resolveJob(item: QueueItem, runSpec: RunSpec): Promise<ResolvedJob>;
   /** The run has been handed to a runner. */
-  markRunning(item: QueueItem, details: { runId: string; image: string | null }): Promise<void>;
+  markRunning(item: QueueItem, details: { runId: string; image: string | null; resource?: string; process?: RunProcess }): Promise<void>;
   /** Whether a user asked for this run to stop (W&B: RunStoppedStatus). */
   isStopRequested(item: QueueItem, runSpec: RunSpec, runId: string): Promise<boolean>;
   /** The runner reported an end state; the backend records or reports it (and may requeue a preempted run). */

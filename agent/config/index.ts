@@ -76,3 +76,15 @@ export function assertQueuesConfigured(config: AgentConfig): void {
     ]);
   }
 }
+
+/**
+ * max_jobs 0 would poll for ever without taking anything (and never be idle for --exit-when-idle).
+ * The config file may say 0 (the official agent accepts it; `config validate` warns), but the agent
+ * does not start with it.
+ */
+export function assertJobsCanRun(config: AgentConfig): void {
+  if (config.max_jobs === 0) {
+    const message = "max_jobs is 0 (from -j/--max-jobs, WANDB_LAUNCH_MAX_JOBS or the config file): the agent would never start a job. Use a positive number, or -1 for unlimited.";
+    throw new ConfigError(message, [{ path: "max_jobs", message }]);
+  }
+}

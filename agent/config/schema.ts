@@ -96,6 +96,23 @@ function dropNulls<T extends Record<string, unknown>>(obj: T, keys: readonly str
   return out as T;
 }
 
+/**
+ * The one place that decides whether kaniko may run without builder.build-context-store. Kaniko
+ * reads its build context from a bucket; the official agent's other option, a PersistentVolumeClaim
+ * (WANDB_LAUNCH_KANIKO_PVC_NAME), is not implemented, so a config without a store would fail every
+ * build. Returns the error message, or null when the config is fine.
+ */
+export function kanikoWithoutContextStore(b: Record<string, unknown>): string | null {
+  if (b.type !== "kaniko") return null;
+  const store = b["build-context-store"];
+  if (store !== undefined && store !== null) return null; // a bad value gets the URI check's own message
+  return (
+    "builder.type is kaniko but builder.build-context-store is not set: kaniko reads each build context from a bucket. " +
+    "Set builder.build-context-store to s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or https://<account>.blob.core.windows.net/<container> " +
+    "(the Pulumi stacks create one and output it). Build contexts on a PersistentVolumeClaim (WANDB_LAUNCH_KANIKO_PVC_NAME) are not supported yet."
+  );
+}
+
 export const builderSchema = z
   .looseObject({
     type: z.enum(BUILDER_TYPES, { error: () => `Input should be ${quoteChoices(BUILDER_TYPES)}` }).nullable().optional(),
@@ -118,6 +135,8 @@ export const builderSchema = z
         message: `Could not create builder from config. Builder type not specified: set builder.type to ${quoteChoices(BUILDER_TYPES)}, or leave the builder block empty to use docker when a docker CLI works, else noop.`,
       });
     }
+    const noStore = kanikoWithoutContextStore(b);
+    if (noStore) ctx.addIssue({ code: "custom", path: ["build-context-store"], message: noStore });
     const name = b["secret-name"];
     const key = b["secret-key"];
     const hasName = typeof name === "string";

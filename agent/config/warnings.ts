@@ -49,11 +49,6 @@ function builderWarnings(b: Record<string, unknown>): string[] {
     out.push(`builder.platform only applies to the docker builder; it is ignored with builder.type ${type}.`);
   }
   if (type === "kaniko") {
-    if (b["build-context-store"] === undefined || b["build-context-store"] === null) {
-      out.push(
-        "builder.type is kaniko but builder.build-context-store is not set: kaniko needs an S3, GCS or Azure Blob URI for build contexts (or a PVC through WANDB_LAUNCH_KANIKO_PVC_NAME).",
-      );
-    }
     if (b.destination === undefined || b.destination === null) {
       out.push("builder.type is kaniko but builder.destination is not set: kaniko pushes every image to that repository.");
     }

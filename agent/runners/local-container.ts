@@ -124,6 +124,7 @@ export class LocalContainerRunner implements Runner {
     );
     return {
       id: name,
+      process: { container: name },
       wait: () => done,
       cancel: async (reason) => {
         cancelled ??= reason;

@@ -21,12 +21,7 @@ export class LocalProcessRunner implements Runner {
   constructor(private readonly opts: LocalProcessOptions = {}) {}
 
   async run(req: LaunchRequest): Promise<RunHandle> {
-    if (req.job.job.source_type === "image") {
-      throw new LaunchError(
-        `job ${req.job.name} is an image job; the local-process runner runs code, not images. Use resource "local-container" (or "kubernetes") for image jobs.`,
-        "run",
-      );
-    }
+    if (req.job.job.source_type === "image") throw new LaunchError(imageJobMessage(req.job.name), "run");
     const [command, ...entryArgs] = req.entrypoint;
     if (!command) {
       throw new LaunchError(`job ${req.job.name} has no entrypoint: set source.entrypoint in its wandb-job.json or overrides.entry_point in the run spec`, "run");
@@ -72,6 +67,7 @@ export class LocalProcessRunner implements Runner {
     const grace = this.opts.killGraceMs ?? 3_000;
     return {
       id: String(child.pid ?? "unstarted"),
+      ...(child.pid !== undefined ? { process: { pid: child.pid } } : {}),
       wait: () => outcome,
       cancel: async (reason) => {
         if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
@@ -83,6 +79,11 @@ export class LocalProcessRunner implements Runner {
       },
     };
   }
+}
+
+/** Also said by `local push`, which checks the same thing before queueing. */
+export function imageJobMessage(job: string): string {
+  return `job ${job} is an image job; the local-process runner runs code, not images. Use resource "local-container" (or "kubernetes") for image jobs.`;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -1,5 +1,5 @@
 import type { Logger } from "../log.js";
-import type { ResolvedJob, RunOutcome } from "../backend/types.js";
+import type { ResolvedJob, RunOutcome, RunProcess } from "../backend/types.js";
 import type { RunSpec } from "../jobs/run-spec.js";
 
 export interface LaunchRequest {
@@ -26,6 +26,8 @@ export interface LaunchRequest {
 /** A run that has been started. `wait` settles once, with the end state. */
 export interface RunHandle {
   readonly id: string;
+  /** For local runs: the process group or container, recorded so an orphaned run can be stopped. */
+  readonly process?: RunProcess;
   wait(): Promise<RunOutcome>;
   /** Ask the run to stop; `wait` then settles with `stopped` (or `interrupted` if the agent is shutting down). */
   cancel(reason: "stopped" | "interrupted"): Promise<void>;

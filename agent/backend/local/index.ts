@@ -6,7 +6,8 @@ import { LaunchError, type FailureStage } from "../../errors.js";
 import type { RunSpec } from "../../jobs/run-spec.js";
 import type { Logger } from "../../log.js";
 import type { AgentIdentity, QueueBackend, QueueItem, ResolvedJob, RunCredentials, RunOutcome } from "../types.js";
-import { LocalQueueStore, type ItemState } from "./store.js";
+import { FINAL_STATES, LocalQueueStore, type ItemState } from "./store.js";
+import { OrphanRecovery } from "./recovery.js";
 import { localSourceString } from "../../jobs/digest.js";
 import { readJobDirectory } from "../../jobs/job-dir.js";
 
@@ -18,6 +19,10 @@ export interface LocalBackendOptions {
   /** How the source string of a local job is formed; default: its name plus a digest of its code, so an edit changes the tag. */
   sourceString?: (jobDir: string) => Promise<string>;
   env?: NodeJS.ProcessEnv;
+  /** The agent's stopped_run_timeout, recorded on claimed items so `local stop` can say when a run will be cancelled. */
+  stoppedRunTimeoutS?: number;
+  /** Recovery of items whose agent died: claims per item, and the grace between SIGTERM and SIGKILL of an orphaned run. */
+  recovery?: { maxAttempts?: number; killGraceMs?: number };
 }
 
 /**
@@ -31,14 +36,18 @@ export class LocalBackend implements QueueBackend {
   /** State of each item this agent holds, so moves start from the right directory. */
   private readonly held = new Map<string, ItemState>();
   private readonly logger: Logger;
+  private readonly recovery: OrphanRecovery;
 
   constructor(private readonly opts: LocalBackendOptions) {
     this.store = new LocalQueueStore(opts.root);
     this.logger = opts.logger;
+    this.recovery = new OrphanRecovery(this.store, opts.logger, opts.recovery);
   }
 
+  /** Checks the root can hold queues (a LaunchError naming the path and the reason otherwise), then recovers orphans. */
   async start(queues: readonly string[]): Promise<AgentIdentity> {
     for (const q of queues) await this.store.ensureQueue(q);
+    for (const q of queues) await this.recovery.recover(q);
     return { id: this.agentName, name: this.agentName, entity: null };
   }
 
@@ -47,8 +56,10 @@ export class LocalBackend implements QueueBackend {
   }
 
   async pop(queue: string): Promise<QueueItem | null> {
+    // Every tick: an agent that died since the last one gets its items recovered within a poll interval.
+    await this.recovery.recover(queue);
     for (;;) {
-      const claimed = await this.store.claim(queue, this.agentName);
+      const claimed = await this.store.claim(queue, this.agentName, this.opts.stoppedRunTimeoutS);
       if (!claimed) return null;
       if (!claimed.record) {
         // Not an item record at all: fail it where users will look, and take the next one.
@@ -91,20 +102,28 @@ export class LocalBackend implements QueueBackend {
     };
   }
 
-  async markRunning(item: QueueItem, details: { runId: string; image: string | null }): Promise<void> {
+  async markRunning(item: QueueItem, details: { runId: string; image: string | null; resource?: string; process?: { pid?: number; container?: string } }): Promise<void> {
     await this.transition(item, "running", (r) => {
       r.runId = details.runId;
       r.image = details.image;
+      if (details.process) r.run = { resource: details.resource ?? "local-process", ...details.process };
     });
   }
 
   async isStopRequested(item: QueueItem): Promise<boolean> {
-    // `launch-agent local stop` (or a user) drops a marker beside the queue; checked like W&B's RunStoppedStatus.
-    return existsSync(join(this.opts.root, item.queue, "stop", item.id));
+    // `launch-agent local stop` drops a marker beside the queue; checked like W&B's RunStoppedStatus.
+    // The owner is the only writer of a held record, so the request is recorded here, once.
+    if (!existsSync(this.store.stopMarker(item.queue, item.id))) return false;
+    const state = this.held.get(item.id);
+    if (state) {
+      await this.store.update(item.queue, item.id, state, (r) => (r.stopRequestedAt ??= new Date().toISOString()));
+    }
+    return true;
   }
 
   async complete(item: QueueItem, _runSpec: RunSpec, _runId: string, outcome: RunOutcome): Promise<void> {
-    const to: ItemState = outcome.status === "finished" ? "finished" : outcome.status === "interrupted" ? "interrupted" : "failed";
+    const to: ItemState =
+      outcome.status === "finished" || outcome.status === "interrupted" || outcome.status === "stopped" ? outcome.status : "failed";
     await this.transition(item, to, (r) => {
       r.exitCode = outcome.exitCode ?? null;
       if (outcome.durationMs !== undefined) r.durationMs = outcome.durationMs;
@@ -134,7 +153,9 @@ export class LocalBackend implements QueueBackend {
     const from = this.held.get(item.id);
     if (!from) throw new Error(`item ${item.id} is not held by this agent`);
     await this.store.move(item.queue, item.id, from, to, patch);
-    if (to === "finished" || to === "failed" || to === "interrupted") this.held.delete(item.id);
-    else this.held.set(item.id, to);
+    if (FINAL_STATES.includes(to)) {
+      this.held.delete(item.id);
+      await rm(this.store.stopMarker(item.queue, item.id), { force: true });
+    } else this.held.set(item.id, to);
   }
 }

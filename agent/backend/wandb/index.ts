@@ -14,13 +14,29 @@ import { WandbApiError, WandbAuthError, WandbUnavailableError, isTransientError 
 import * as ops from "./operations.js";
 import { proxySettingsFromEnv, type ProxySettings } from "./proxy.js";
 import { isSchedulerSpec, schedulerSlotFree } from "./scheduler.js";
-import { DEFAULT_TIMINGS, WandbTransport, extraHeadersFromEnv, timingsFromEnv, type TransportTimings } from "./transport.js";
+import { DEFAULT_TIMINGS, WandbTransport, extraHeadersFromEnv, timingsFromEnv, type CallOptions, type TransportTimings } from "./transport.js";
 
 export { WandbUnavailableError, WandbApiError, WandbAuthError, isTransientError } from "./errors.js";
 export { isSchedulerSpec, SCHEDULER_PLACEHOLDER_URI } from "./scheduler.js";
 export { resolveCredentials } from "./credentials.js";
 
 /** Our version, reported at registration unless WANDB_AGENT_VERSION names another. */
+/** Start-up calls log each failed attempt at the default level: what failed, when the next try is, until when. */
+function startupRetryLog(log: Logger, baseUrl: string): CallOptions {
+  return {
+    onRetry: (attempt, reason, next) =>
+      log.warn(
+        { baseUrl, attempt, maxAttempts: next.maxAttempts },
+        `could not reach W&B at ${baseUrl}: ${reason}; next try in ${seconds(next.waitMs)} ` +
+          `(attempt ${attempt + 1} of ${next.maxAttempts}; giving up in about ${seconds(next.giveUpInMs)} if it stays unreachable; Ctrl-C or SIGTERM stops now)`,
+      ),
+  };
+}
+
+function seconds(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+}
+
 export const AGENT_VERSION = "wandb-launch-infra@0.1.0";
 /** The job type of the agent's own run, as the official agent names it. */
 export const AGENT_RUN_JOB_TYPE = "sweep-controller";
@@ -136,9 +152,11 @@ class WandbBackend implements QueueBackend {
     if (queues.length === 0) {
       throw new LaunchError("To launch an agent please specify a queue or a list of queues in the configuration file or cli.");
     }
-    // Said up front: an unreachable host is retried for minutes (reference §7.1) before start fails.
+    // Said up front: an unreachable host is retried for minutes (reference §7.1) before start fails,
+    // and every failed attempt is logged with the next try, so a wrong WANDB_BASE_URL is seen at once.
     this.#log.info({ baseUrl: api.baseUrl }, "connecting to W&B");
-    const viewer = (await api.request(ops.Viewer, {})).viewer;
+    const retry = startupRetryLog(this.#log, api.baseUrl);
+    const viewer = (await api.request(ops.Viewer, {}, retry)).viewer;
     if (!viewer?.entity) {
       throw new LaunchError(
         `Could not connect with current API-key. Please relogin using \`wandb login --relogin\` or set WANDB_API_KEY to a valid key for ${api.baseUrl}.`,
@@ -148,13 +166,13 @@ class WandbBackend implements QueueBackend {
     this.#entity = entity;
 
     const project = ops.LAUNCH_PROJECT;
-    const found = await api.request(ops.ProjectRunQueues, { entity, projectName: project });
+    const found = await api.request(ops.ProjectRunQueues, { entity, projectName: project }, retry);
     if (!found.project) {
       throw new LaunchError(`Error fetching run queues for ${entity} check that you have access to this entity and project`);
     }
     let available = found.project.runQueues.map((q) => ({ id: q.id, name: q.name }));
     if (available.length === 0) {
-      const created = (await api.request(ops.CreateRunQueue, { entity, project, queueName: "default", access: "PROJECT" })).createRunQueue;
+      const created = (await api.request(ops.CreateRunQueue, { entity, project, queueName: "default", access: "PROJECT" }, retry)).createRunQueue;
       if (!created?.success || !created.queueID) {
         throw new LaunchError(`Unable to create default queue for ${entity}/${project}. No queues for agent to poll`);
       }
@@ -179,15 +197,15 @@ class WandbBackend implements QueueBackend {
       hostname: this.#opts.hostname ?? osHostname(),
       agentConfig: JSON.stringify(sent),
       version,
-    });
+    }, retry);
     this.#agentId = registered.createLaunchAgent.launchAgentId;
 
-    const team = await api.request(ops.EntityIsTeam, { entity });
+    const team = await api.request(ops.EntityIsTeam, { entity }, retry);
     if (!team.entity) throw new LaunchError(`Error fetching entity ${entity} check that you have access to this entity`);
     if (team.entity.isTeam) {
       this.#log.warn(`Agent is running on team entity (${entity}). Members of this team will be able to run code on this device.`);
     }
-    const agent = (await api.request(ops.LaunchAgent, { agentId: this.#agentId })).launchAgent;
+    const agent = (await api.request(ops.LaunchAgent, { agentId: this.#agentId }, retry)).launchAgent;
     const identity = { id: this.#agentId, name: agent?.name ?? this.#agentId, entity };
     this.#agentName = identity.name;
     this.#agentRunConfig = sent;
@@ -365,9 +383,9 @@ class WandbBackend implements QueueBackend {
   }
 
   async shutdown(): Promise<void> {
+    // Stop retries in flight (start-up's too) so an outage cannot hold up shutdown; KILLED then gets one attempt.
+    this.#transport?.close();
     if (!this.#transport || !this.#agentId) return;
-    // Stop retries in flight so an outage cannot hold up shutdown; KILLED then gets one attempt.
-    this.#transport.close();
     await this.#reportStatus("KILLED");
   }
 

@@ -111,7 +111,22 @@ export interface CallOptions {
   /** Fewer attempts for calls the loop repeats anyway (pop, heartbeat). */
   maxAttempts?: number;
   /** Told before each retry; a retried mutation may have been applied by the failed attempt. */
-  onRetry?: (attempt: number, reason: string) => void;
+  onRetry?: (attempt: number, reason: string, next: RetryInfo) => void;
+}
+
+/** When the next attempt comes and how long retrying goes on, for logs a user can act on. */
+export interface RetryInfo {
+  waitMs: number;
+  maxAttempts: number;
+  /** The back-off still ahead if every attempt fails (attempt time not included). */
+  giveUpInMs: number;
+}
+
+/** Sum of the back-offs (without jitter) between attempt `after` and the last one. */
+export function remainingBackoffMs(after: number, maxAttempts: number, t: Pick<TransportTimings, "backoffInitialMs" | "backoffMaxMs">): number {
+  let total = 0;
+  for (let n = after; n < maxAttempts; n++) total += Math.min(t.backoffMaxMs, t.backoffInitialMs * 2 ** Math.max(0, n - 1));
+  return total;
 }
 
 /** Thrown inside one attempt to say whether another attempt may help. */
@@ -311,8 +326,8 @@ export class WandbTransport {
         }
         last = err instanceof AttemptError ? err.message : describeFetchError(err, timeoutMs);
         if (n === max || inflight.aborted) break;
-        opts.onRetry?.(n, last);
         const wait = backoffDelay(n, this.timings);
+        opts.onRetry?.(n, last, { waitMs: wait, maxAttempts: max, giveUpInMs: remainingBackoffMs(n, max, this.timings) });
         this.#logger?.debug({ operation: what, attempt: n, waitMs: wait, reason: last }, "W&B call failed, retrying");
         try {
           await this.timings.sleep(wait, inflight);

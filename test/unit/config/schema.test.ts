@@ -125,8 +125,8 @@ describe("builder", () => {
 
   it("secret-name and secret-key: both or neither", () => {
     expect(validateAgentConfig({ builder: { type: "kaniko", "secret-name": "s", "secret-key": "k", "build-context-store": "s3://abc", destination: "r.io/a" } }).valid).toBe(true);
-    expect(paths(validateAgentConfig({ builder: { type: "kaniko", "secret-name": "s" } }).errors)).toEqual(["builder.secret-key"]);
-    expect(paths(validateAgentConfig({ builder: { type: "kaniko", "secret-key": "k" } }).errors)).toEqual(["builder.secret-name"]);
+    expect(paths(validateAgentConfig({ builder: { type: "kaniko", "build-context-store": "s3://abc", "secret-name": "s" } }).errors)).toEqual(["builder.secret-key"]);
+    expect(paths(validateAgentConfig({ builder: { type: "kaniko", "build-context-store": "s3://abc", "secret-key": "k" } }).errors)).toEqual(["builder.secret-name"]);
   });
 
   it("kaniko-config must be a mapping; string keys must be strings", () => {
@@ -148,12 +148,21 @@ describe("builder", () => {
     ]);
   });
 
-  it("warns about kaniko without store or destination, platform without docker, pod-shaped kaniko-config", () => {
-    const r = validateAgentConfig({ builder: { type: "kaniko", platform: "linux/arm64", "kaniko-config": { spec: { containers: [] } } } });
+  it("rejects kaniko without a build-context-store, naming the key and the fix (PVC mode is not implemented)", () => {
+    for (const store of [undefined, null]) {
+      const r = validateAgentConfig({ builder: { type: "kaniko", destination: "r.io/a", "build-context-store": store } });
+      expect(r.valid).toBe(false);
+      expect(paths(r.errors)).toEqual(["builder.build-context-store"]);
+      expect(messageAt(r.errors, "builder.build-context-store")).toMatch(/s3:\/\/<bucket>.*gs:\/\/<bucket>.*blob\.core\.windows\.net.*PersistentVolumeClaim/);
+    }
+    expect(validateAgentConfig({ builder: { type: "docker" } }).valid).toBe(true);
+  });
+
+  it("warns about kaniko without destination, platform without docker, pod-shaped kaniko-config", () => {
+    const r = validateAgentConfig({ builder: { type: "kaniko", "build-context-store": "s3://abc", platform: "linux/arm64", "kaniko-config": { spec: { containers: [] } } } });
     expect(r.valid).toBe(true);
     expect(r.warnings).toEqual([
       expect.stringContaining("builder.platform only applies to the docker builder"),
-      expect.stringContaining("build-context-store is not set"),
       expect.stringContaining("builder.destination is not set"),
       expect.stringContaining("looks like a pod spec"),
     ]);

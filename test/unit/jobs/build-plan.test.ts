@@ -32,7 +32,7 @@ beforeEach(async () => {
   await writeFile(join(dir, "train.py"), "print(1)\n");
   await writeFile(join(dir, "requirements.txt"), "wandb\n");
   configPath = join(dir, "..", `${dir.split("/").pop()}-config.yaml`);
-  await writeFile(configPath, "builder:\n  type: kaniko\n  destination: registry.example.com/team/app\n");
+  await writeFile(configPath, "builder:\n  type: kaniko\n  destination: registry.example.com/team/app\n  build-context-store: s3://contexts/launch\n");
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

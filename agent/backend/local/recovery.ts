@@ -1,0 +1,96 @@
+// Recovery of items whose agent died (kill -9, OOM, a crash): see "The local backend" in the README.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import type { Logger } from "../../log.js";
+import { isProcessAlive, type ItemRecord, type ItemState, type LocalQueueStore } from "./store.js";
+
+/** An item is claimed at most this many times; after that a crash leaves it `interrupted`. */
+export const MAX_ATTEMPTS = 3;
+/** How long an orphaned run gets between SIGTERM and SIGKILL. */
+export const ORPHAN_KILL_GRACE_MS = 5_000;
+
+export interface RecoveryDecision {
+  to: Extract<ItemState, "queued" | "interrupted" | "stopped">;
+  message: string;
+}
+
+/** What happens to an item whose agent is gone: stopped if a stop was asked, requeued until the bound, else interrupted. */
+export function decideRecovery(record: ItemRecord, state: ItemState, stopRequested: boolean, maxAttempts = MAX_ATTEMPTS): RecoveryDecision {
+  const owner = record.claimedBy ? `agent pid ${record.claimedBy.pid} on ${record.claimedBy.host}` : "its agent";
+  const when = state === "running" ? "while the run was running" : "before the run started";
+  const attempt = `attempt ${record.attempts} of ${maxAttempts}`;
+  if (stopRequested) return { to: "stopped", message: `stopped: ${owner} died ${when} and a stop had been requested` };
+  if (record.attempts >= maxAttempts) {
+    return { to: "interrupted", message: `${owner} died ${when} (${attempt}); not retried again. Push the job again to rerun it.` };
+  }
+  return { to: "queued", message: `${owner} died ${when} (${attempt}); put back on the queue` };
+}
+
+/**
+ * Finds the queue's orphans, makes sure no run of theirs is still going (their agent cannot report
+ * it any more), and moves each to where decideRecovery says. A run that is still alive is signalled
+ * and the item left for a later pass, so an item never runs twice at once.
+ */
+export class OrphanRecovery {
+  private readonly signalled = new Map<number, number>();
+
+  constructor(
+    private readonly store: LocalQueueStore,
+    private readonly logger: Logger,
+    private readonly opts: { maxAttempts?: number; killGraceMs?: number } = {},
+  ) {}
+
+  async recover(queue: string): Promise<number> {
+    let recovered = 0;
+    for (const orphan of await this.store.orphans(queue)) {
+      const run = orphan.record.run;
+      if (run?.pid !== undefined && isProcessAlive(run.pid)) {
+        this.stopOrphanProcess(run.pid, queue, orphan.id);
+        continue;
+      }
+      if (run?.container) await dockerKill(run.container);
+      const marker = this.store.stopMarker(queue, orphan.id);
+      const decision = decideRecovery(orphan.record, orphan.state, existsSync(marker), this.opts.maxAttempts);
+      const moved = await this.store.recover(queue, orphan, decision.to, (r) => {
+        if (decision.to === "queued") r.warnings.push({ stage: "agent", message: decision.message });
+        else r.message = decision.message;
+      });
+      if (!moved) continue; // another agent recovered it first
+      if (decision.to !== "queued") await rm(marker, { force: true });
+      if (run?.pid !== undefined) this.signalled.delete(run.pid);
+      recovered++;
+      this.logger.warn({ queue, item: orphan.id, state: decision.to }, `recovered an item whose agent died: ${decision.message}`);
+    }
+    return recovered;
+  }
+
+  /** SIGTERM to the orphaned run's process group, then SIGKILL once the grace is over. */
+  private stopOrphanProcess(pid: number, queue: string, item: string): void {
+    const first = this.signalled.get(pid);
+    const now = Date.now();
+    if (first === undefined) {
+      this.signalled.set(pid, now);
+      this.logger.warn({ queue, item, pid }, "the agent of this item died while its run kept going; stopping the run before recovering the item");
+      signalGroup(pid, "SIGTERM");
+    } else if (now - first >= (this.opts.killGraceMs ?? ORPHAN_KILL_GRACE_MS)) {
+      signalGroup(pid, "SIGKILL");
+    }
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone already
+    }
+  }
+}
+
+function dockerKill(container: string): Promise<void> {
+  return new Promise((resolve) => execFile("docker", ["kill", container], { timeout: 30_000 }, () => resolve()));
+}
