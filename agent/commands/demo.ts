@@ -26,8 +26,9 @@ export async function runDemo(opts: { root?: string; job?: string }): Promise<nu
   out.write(`Queued the example job as item ${pushed.id} on local queue "${queue}" (root ${root}).\n`);
   out.write("Starting the agent on that queue until it is idle...\n\n");
 
-  const logger = createLogger({ verbosity: 0, pretty: true });
-  const backend = new LocalBackend({ root, logger });
+  // Readable on a terminal, JSON lines when piped or redirected (as the agent's own logs).
+  const logger = createLogger({ verbosity: 0 });
+  const backend = new LocalBackend({ root, logger, stoppedRunTimeoutS: 60 });
   const agent = composeAgent({
     config: { queues: [queue], max_jobs: 1, max_schedulers: 1, verbosity: 0, stopped_run_timeout: 60 },
     backend,
@@ -45,7 +46,8 @@ export async function runDemo(opts: { root?: string; job?: string }): Promise<nu
   out.write(`Item ${record.id}: ${timeline(record)}\n`);
   out.write(`Run id ${record.runId ?? "-"}, exit code ${record.exitCode ?? "-"}, duration ${record.durationMs !== undefined ? `${(record.durationMs / 1000).toFixed(2)}s` : "-"}\n`);
   if (record.state === "finished") {
-    out.write(`The job finished. Inspect the queue with: launch-agent local list --local ${root}\n`);
+    // `launch-agent` is not on PATH in a checkout; this works from the project root, where npm start runs.
+    out.write(`The job finished. Inspect the queue with: node bin/launch-agent.js local list --local ${root}\n`);
     return 0;
   }
   out.write(`The job ended ${record.state}: ${record.message ?? "no message"}\n`);

@@ -37,6 +37,7 @@ export {
   parseConfigYaml,
   resolveConfigDocument,
   configDefaults,
+  printable,
   type ParsedYaml,
 } from "./load.js";
 export {

@@ -68,28 +68,45 @@ export async function readConfigFile(path: string): Promise<ParsedYaml> {
   let size: number;
   try {
     const st = await stat(path);
-    if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "ENOTFILE" });
+    if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    if (!st.isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTFILE" });
     size = st.size;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const message =
-      code === "ENOENT" || code === "ENOTFILE" || code === "ENOTDIR"
-        ? `Could not find the specified launch config file: ${path} (no such file).`
-        : `Could not read the launch config file ${path}: ${(err as Error).message}`;
+      code === "ENOENT" || code === "ENOTDIR"
+        ? `Could not find the specified launch config file: ${printable(path)} (no such file).`
+        : code === "EISDIR"
+          ? `The launch config path ${printable(path)} is a directory, not a file: give the path of the YAML file itself (e.g. ${printable(path.replace(/\/+$/, ""))}/launch-config.yaml).`
+          : code === "ENOTFILE"
+            ? `The launch config path ${printable(path)} is not a regular file (a device, socket or pipe): give the path of a YAML file.`
+            : `Could not read the launch config file ${printable(path)}: ${(err as Error).message}`;
     throw new ConfigError(message, [{ path: "", message }]);
   }
   if (size > MAX_CONFIG_BYTES) {
     const message = `The launch config file ${path} is ${size} bytes; a launch config is a small YAML file (limit ${MAX_CONFIG_BYTES} bytes). Check the path.`;
     throw new ConfigError(message, [{ path: "", message }]);
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, "utf8");
+    bytes = await readFile(path);
   } catch (err) {
-    const message = `Could not read the launch config file ${path}: ${(err as Error).message}`;
+    const message = `Could not read the launch config file ${printable(path)}: ${(err as Error).message}`;
+    throw new ConfigError(message, [{ path: "", message }]);
+  }
+  // A binary file would be echoed into YAML errors, control characters and all: say what it is instead.
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  const bad = text.search(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFD]/);
+  if (bad !== -1) {
+    const message = `The launch config file ${printable(path)} is not a text file (binary data at character ${bad + 1}): a launch config is a small YAML text file. Check the path.`;
     throw new ConfigError(message, [{ path: "", message }]);
   }
   return parseConfigYaml(text, path);
+}
+
+/** A path or message as it can be printed on a terminal: control characters (but line breaks and tabs) escaped. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 const INT_TEXT = /^\s*[-+]?\d+\s*$/;

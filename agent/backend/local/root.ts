@@ -6,7 +6,7 @@ import { LaunchError } from "../../errors.js";
 const FIX = "choose a writable directory with --local DIR (or LAUNCH_AGENT_LOCAL_DIR)";
 
 /** Why a file-system call failed, in words, from its errno code. */
-function reason(err: unknown): string {
+function reason(err: unknown, what = "directories"): string {
   const code = (err as NodeJS.ErrnoException)?.code;
   switch (code) {
     case "EROFS":
@@ -18,7 +18,7 @@ function reason(err: unknown): string {
       return "a part of the path is a file, not a directory";
     case "ENOENT":
       // mkdir under an existing directory only fails with ENOENT on special file systems (/proc).
-      return "this file system does not allow creating directories here (a virtual file system such as /proc or /sys?)";
+      return `this file system does not allow creating ${what} here (a virtual file system such as /proc or /sys?)`;
     case "ENOSPC":
     case "EDQUOT":
       return "the disk is full";
@@ -64,7 +64,7 @@ export async function prepareQueueRoot(root: string): Promise<void> {
   try {
     await writeFile(probe, "");
   } catch (err) {
-    throw unusable(root, `cannot write in it: ${reason(err)}`);
+    throw unusable(root, `cannot write in it: ${reason(err, "files")}`);
   }
   await rm(probe, { force: true });
 }
