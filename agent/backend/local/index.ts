@@ -47,7 +47,7 @@ export class LocalBackend implements QueueBackend {
   /** Checks the root can hold queues (a LaunchError naming the path and the reason otherwise), then recovers orphans. */
   async start(queues: readonly string[]): Promise<AgentIdentity> {
     for (const q of queues) await this.store.ensureQueue(q);
-    for (const q of queues) await this.recovery.recover(q);
+    for (const q of queues) await this.recovery.recoverAll(q);
     return { id: this.agentName, name: this.agentName, entity: null };
   }
 
@@ -57,7 +57,7 @@ export class LocalBackend implements QueueBackend {
 
   async pop(queue: string): Promise<QueueItem | null> {
     // Every tick: an agent that died since the last one gets its items recovered within a poll interval.
-    await this.recovery.recover(queue);
+    await this.recovery.recoverAll(queue);
     for (;;) {
       const claimed = await this.store.claim(queue, this.agentName, this.opts.stoppedRunTimeoutS);
       if (!claimed) return null;

@@ -41,12 +41,34 @@ export class OrphanRecovery {
     private readonly opts: { maxAttempts?: number; killGraceMs?: number } = {},
   ) {}
 
+  /**
+   * Recover the queue's orphans, waiting (at most the kill grace plus a little) for orphaned runs to
+   * die, so an agent does not call the queue idle while an item is about to come back to it.
+   */
+  async recoverAll(queue: string): Promise<number> {
+    const deadline = Date.now() + (this.opts.killGraceMs ?? ORPHAN_KILL_GRACE_MS) + 5_000;
+    let total = 0;
+    for (;;) {
+      const { recovered, waiting } = await this.pass(queue);
+      total += recovered;
+      if (waiting === 0 || Date.now() > deadline) return total;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** One pass: returns how many items moved, and how many wait for their orphaned run to end. */
   async recover(queue: string): Promise<number> {
+    return (await this.pass(queue)).recovered;
+  }
+
+  private async pass(queue: string): Promise<{ recovered: number; waiting: number }> {
     let recovered = 0;
+    let waiting = 0;
     for (const orphan of await this.store.orphans(queue)) {
       const run = orphan.record.run;
       if (run?.pid !== undefined && isProcessAlive(run.pid)) {
         this.stopOrphanProcess(run.pid, queue, orphan.id);
+        waiting++;
         continue;
       }
       if (run?.container) await dockerKill(run.container);
@@ -62,7 +84,7 @@ export class OrphanRecovery {
       recovered++;
       this.logger.warn({ queue, item: orphan.id, state: decision.to }, `recovered an item whose agent died: ${decision.message}`);
     }
-    return recovered;
+    return { recovered, waiting };
   }
 
   /** SIGTERM to the orphaned run's process group, then SIGKILL once the grace is over. */
