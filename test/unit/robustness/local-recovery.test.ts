@@ -80,7 +80,7 @@ describe("recovery of items whose agent died", () => {
     const store = new LocalQueueStore(await tempDir());
     const id = await orphan(store, "q", "running", { pid: deadPid() });
     const { spawn } = await import("node:child_process");
-    const run = spawn("/bin/sh", ["-c", "trap '' TERM; sleep 30"], { detached: true, stdio: "ignore" });
+    const run = spawn("/bin/sh", ["-c", "trap '' TERM; while :; do sleep 0.05; done"], { detached: true, stdio: "ignore" });
     const exited = new Promise((r) => run.once("exit", r));
     await store.update("q", id, "running", (r) => (r.run = { resource: "local-process", pid: run.pid! }));
     const recovery = new OrphanRecovery(store, silentLogger, { killGraceMs: 200 });
