@@ -11,10 +11,13 @@ import { buildLaunchConfig, type LaunchConfigInputs, LaunchConfigError, renderLa
 import {
   AGENT_NAMESPACE_RULES,
   apiKeySecretManifest,
+  azureStorageKeySecretManifest,
   checksum,
+  commonLabels,
   configMapManifest,
   deploymentManifest,
   namespaceManifest,
+  podSecurityLabels,
   roleBindingManifest,
   roleManifest,
   serviceAccountManifest,
@@ -124,7 +127,7 @@ describe("renderLaunchConfig", () => {
 });
 
 describe("Kubernetes manifests", () => {
-  const deployment = deploymentManifest({
+  const deploymentInputs = {
     name: "launch",
     namespace: "wandb",
     instance: "launch",
@@ -135,7 +138,8 @@ describe("Kubernetes manifests", () => {
     baseUrl: "https://api.wandb.ai",
     podLabels: { "app.kubernetes.io/name": "wandb-launch-agent", "app.kubernetes.io/instance": "launch" },
     podAnnotations: { "checksum/config": "a", "checksum/secret": "b" },
-  });
+  };
+  const deployment = deploymentManifest(deploymentInputs);
 
   it("every object validates against the Kubernetes schema", () => {
     for (const obj of [
@@ -198,6 +202,83 @@ describe("Kubernetes manifests", () => {
       "pod-security.kubernetes.io/enforce": "baseline",
       "pod-security.kubernetes.io/warn": "restricted",
     });
+  });
+
+  it("labels every object with the app and the release, and sets the Pod Security levels asked for", () => {
+    const common = { "app.kubernetes.io/name": "wandb-launch-agent", "app.kubernetes.io/instance": "rel", "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "wandb-launch" };
+    expect(commonLabels("rel")).toEqual(common);
+    expect(namespaceManifest("ml", "rel").metadata.labels).toEqual({
+      ...common,
+      "pod-security.kubernetes.io/enforce": "baseline",
+      "pod-security.kubernetes.io/enforce-version": "latest",
+      "pod-security.kubernetes.io/warn": "restricted",
+      "pod-security.kubernetes.io/warn-version": "latest",
+      "pod-security.kubernetes.io/audit": "restricted",
+      "pod-security.kubernetes.io/audit-version": "latest",
+    });
+    expect(podSecurityLabels("restricted", "baseline")).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/warn": "baseline",
+      "pod-security.kubernetes.io/audit": "baseline",
+    });
+    const sa = serviceAccountManifest({ name: "sa", namespace: "ml", instance: "rel", annotations: {} });
+    expect(sa.metadata.labels).toEqual(common);
+    expect(sa.automountServiceAccountToken).toBe(true);
+    expect(roleManifest({ name: "r", namespace: "ml", instance: "rel", rules: TARGET_NAMESPACE_RULES })).toMatchObject({ metadata: { labels: common }, rules: TARGET_NAMESPACE_RULES });
+    const rb = roleBindingManifest({ name: "rb", namespace: "ml", instance: "rel", roleName: "r", serviceAccountName: "sa", serviceAccountNamespace: "wandb" });
+    expect(rb.metadata).toEqual({ name: "rb", namespace: "ml", labels: common });
+    expect(rb.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "r" });
+    expect(configMapManifest({ name: "c", namespace: "ml", instance: "rel", launchConfigYaml: "x" })).toMatchObject({ metadata: { labels: common }, data: { "launch-config.yaml": "x" } });
+    for (const secret of [
+      apiKeySecretManifest({ name: "k", namespace: "ml", instance: "rel", apiKey: "v" }),
+      azureStorageKeySecretManifest({ name: "k", namespace: "ml", instance: "rel", key: "v" }),
+    ]) {
+      expect(secret).toMatchObject({ type: "kubernetes.io/basic-auth", stringData: { password: "v" }, metadata: { labels: { ...common, "wandb.ai/created-by": "pulumi" } } });
+    }
+    // A known SHA-256 vector: the annotation must change exactly when the value does.
+    expect(checksum("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  it("the Deployment: one agent at a time, a graceful stop, bounded resources, and the settings passed in", () => {
+    const spec = deployment.spec;
+    expect(deployment.metadata).toEqual({ name: "launch", namespace: "wandb", labels: commonLabels("launch") });
+    expect(spec.replicas).toBe(1);
+    expect(spec.strategy).toEqual({ type: "Recreate" });
+    expect(spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "wandb-launch-agent", "app.kubernetes.io/instance": "launch" });
+    const pod = spec.template.spec;
+    expect(pod.terminationGracePeriodSeconds).toBe(60);
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod).not.toHaveProperty("nodeSelector");
+    const [c] = pod.containers;
+    expect(c).toMatchObject({ name: "launch-agent", image: "registry.example.com/launch-agent@sha256:abc", imagePullPolicy: "IfNotPresent" });
+    expect(c.securityContext).toMatchObject({ privileged: false, runAsGroup: 1000, runAsUser: 1000 });
+    expect(c.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } });
+    expect(c.env[0]).toEqual({ name: "HOME", value: "/home/launch_agent" });
+    expect(c.env).toHaveLength(4);
+    expect(pod.volumes.slice(0, 2)).toEqual([
+      { name: "tmp", emptyDir: { sizeLimit: "4Gi" } },
+      { name: "home", emptyDir: { sizeLimit: "1Gi" } },
+    ]);
+    expect(c.volumeMounts[2]).toEqual({ name: "launch-config", mountPath: "/home/launch_agent/.config/wandb", readOnly: true });
+
+    const custom = deploymentManifest({
+      ...deploymentInputs,
+      replicas: 3,
+      resources: { requests: { cpu: "1", memory: "1Gi" } },
+      imagePullPolicy: "Always",
+      nodeSelector: { pool: "cpu" },
+      extraEnv: [{ name: "AWS_REGION", value: "us-east-1" }],
+      apiKeySecretKey: "token",
+    });
+    expect(custom.spec.replicas).toBe(3);
+    const cc = custom.spec.template.spec.containers[0];
+    expect(cc.resources).toEqual({ requests: { cpu: "1", memory: "1Gi" } });
+    expect(cc.imagePullPolicy).toBe("Always");
+    expect(custom.spec.template.spec.nodeSelector).toEqual({ pool: "cpu" });
+    expect(cc.env.at(-1)).toEqual({ name: "AWS_REGION", value: "us-east-1" });
+    expect(cc.env[1]).toEqual({ name: "WANDB_API_KEY", valueFrom: { secretKeyRef: { name: "wandb-api-key-launch", key: "token" } } });
+    validateKubernetesObject(custom);
   });
 
   it("RBAC grants no list/watch on Secrets, no wildcards and no edits of pods", () => {
