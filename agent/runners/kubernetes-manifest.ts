@@ -52,11 +52,20 @@ export function dnsPart(s: string): string {
     .replace(/^-+|-+$/g, "");
 }
 
-/** `launch-<entity>-<project>-`, DNS-safe and short enough that the server's 5-character suffix still fits 63. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * `launch-<entity>-<project>-` as the official agent forms it (`_` → `-`, lower case, then only
+ * letters, `.` and `-` kept: digits are dropped too), cut so the server's 5-character suffix still
+ * fits 63 (the official agent keeps 200 characters, which the API server refuses). Should that leave
+ * an invalid name (a `.` at a cut or next to `-`), the parts are made DNS-safe instead.
+ */
 export function runGenerateName(entity: string | null | undefined, project: string | null | undefined): string {
+  const official = `launch-${entity ?? "None"}-${project ?? "None"}-`.replace(/_/g, "-").toLowerCase().replace(/[^a-z.-]/g, "");
+  const cut = official.length > 58 ? `${official.slice(0, 57)}-` : official;
+  if (DNS_SUBDOMAIN.test(`${cut}abcde`)) return cut;
   const parts = ["launch", entity, project].filter((p): p is string => !!p).map(dnsPart).filter(Boolean);
-  const base = parts.join("-").slice(0, 57).replace(/-+$/, "");
-  return `${base}-`;
+  return `${parts.join("-").slice(0, 57).replace(/-+$/, "")}-`;
 }
 
 export interface RunJobInput {

@@ -35,7 +35,7 @@ describe("buildRunJob", () => {
       apiVersion: "batch/v1",
       kind: "Job",
       metadata: {
-        generateName: "launch-my-team-proj-name-",
+        generateName: "launch-my-team-proj.name-",
         namespace: "runs",
         labels: { "wandb.ai/run-id": "abc123xy", "wandb.ai/monitor": "true", "wandb.ai/agent": "agent-1" },
       },
@@ -137,11 +137,15 @@ describe("buildRunJob", () => {
 
 describe("names, labels and namespaces", () => {
   it("makes DNS-safe generateNames that leave room for the server's suffix", () => {
+    // The official agent's form: `_` → `-`, lower case, digits dropped, dots kept.
     expect(runGenerateName("Ent", "my_project")).toBe("launch-ent-my-project-");
-    expect(runGenerateName(null, undefined)).toBe("launch-");
+    expect(runGenerateName("team42", "Proj.V2")).toBe("launch-team-proj.v-");
+    expect(runGenerateName(null, undefined)).toBe("launch-none-none-");
     const long = runGenerateName("e".repeat(40), "p".repeat(40));
-    expect(long.length).toBeLessThanOrEqual(58);
+    expect(long).toHaveLength(58);
     expect(long).toMatch(/^[a-z0-9][-a-z0-9]*-$/);
+    // Where the official form would be refused (a dot next to a dash), the parts are made DNS-safe.
+    expect(runGenerateName("ent", "proj.")).toBe("launch-ent-proj-");
   });
 
   it("makes label values valid", () => {
