@@ -125,9 +125,23 @@ function buildEnvironment(cfg: ResolvedStackConfig, secrets: pulumi.Config): Env
   }
 }
 
+/** Whether the environment hands out push credentials the agent image can be built with (its `registryAuth`). */
+function canBuildAgentImage(cfg: StackConfig): boolean {
+  if (cfg.cloud === "kubernetes") return cfg.registryUsername !== undefined;
+  return cfg.cloud !== "azure";
+}
+
 /** Runs the program against the current Pulumi config (real engine or mocks). */
 export function runProgram(): StackOutputs {
   const cfg = parseStackConfig(pulumi.runtime.allConfig());
+  // A config error stops the program before it registers anything, so `pulumi up` creates nothing.
+  if (cfg.agentImage === undefined && !canBuildAgentImage(cfg)) {
+    throw new StackConfigError([
+      cfg.cloud === "kubernetes"
+        ? `${NAMESPACE}:agentImage is not set and there are no registry credentials to build one: run \`pulumi config set ${NAMESPACE}:agentImage <image>\` or set ${NAMESPACE}:registryUsername and \`pulumi config set --secret ${NAMESPACE}:registryPassword\``
+        : `${NAMESPACE}:agentImage is not set and ${cfg.cloud} cannot mint registry credentials for building it here: push the image (docker build -t <registry>/<repo>:agent . && docker push ...) and run \`pulumi config set ${NAMESPACE}:agentImage <image>\``,
+    ]);
+  }
   const secrets = new pulumi.Config(NAMESPACE);
   const env = buildEnvironment(cfg, secrets);
 
@@ -147,7 +161,8 @@ export function runProgram(): StackOutputs {
   if (cfg.agentImage !== undefined) {
     image = pulumi.output(cfg.agentImage);
   } else if (env.outputs.registryAuth !== undefined) {
-    // Build this repository's Dockerfile (Pulumi runs the program from the project root) into the registry.
+    // Build this repository's Dockerfile into the registry. The context is relative to the engine's working directory,
+    // the project root (Pulumi.yaml has no `main`; test/engine proves it).
     // Artifact Registry destinations name an image inside the repository; the agent gets its own image name there so
     // the run-image cleanup rules (scoped to the run image) never delete it.
     const repository =
@@ -159,11 +174,7 @@ export function runProgram(): StackOutputs {
       platforms: cfg.agentImagePlatforms,
     }).ref;
   } else {
-    throw new StackConfigError([
-      cfg.cloud === "kubernetes"
-        ? `${NAMESPACE}:agentImage is not set and there are no registry credentials to build one: run \`pulumi config set ${NAMESPACE}:agentImage <image>\` or set ${NAMESPACE}:registryUsername and \`pulumi config set --secret ${NAMESPACE}:registryPassword\``
-        : `${NAMESPACE}:agentImage is not set and ${cfg.cloud} cannot mint registry credentials for building it here: push the image (docker build -t <registry>/<repo>:agent . && docker push ...) and run \`pulumi config set ${NAMESPACE}:agentImage <image>\``,
-    ]);
+    throw new Error(`no registry credentials to build the agent image for cloud ${cfg.cloud} (checked before registering anything)`);
   }
 
   const agent = new LaunchAgent(NAME, {

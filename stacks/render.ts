@@ -1,14 +1,14 @@
-// `npm run render -- <stack>`: runs the Pulumi program under mocks with stacks/Pulumi.<stack>.yaml, without the
+// `npm run render -- <stack>`: runs the Pulumi program with stacks/Pulumi.<stack>.yaml through the engine-contract
+// harness (test/engine/: the program started as the Pulumi CLI starts it, against a fake engine), without the
 // Pulumi CLI or cloud credentials, and writes render/<stack>.json: every resource with its inputs and the state the
 // provider would compute (ids, ARNs, URLs), plus the stack outputs. Secrets are masked. Review it before `pulumi up`.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { z } from "zod";
 import { NAMESPACE } from "./config.js";
-import { DEFAULT_MOCK_CLOUD, installMocks, type MockCloud, promiseOf, settle } from "./mocks.js";
+import { DEFAULT_MOCK_CLOUD, type MockCloud } from "./mocks.js";
 
 export const MASK = "[secret]";
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -112,57 +112,23 @@ function scrub<T>(value: T, secrets: string[]): T {
   return walk(value) as T;
 }
 
-async function resolveOutput(value: unknown): Promise<unknown> {
-  if (!pulumi.Output.isInstance(value)) return value;
-  const output = value as pulumi.Output<unknown>;
-  if (await pulumi.isSecret(output)) return MASK;
-  return promiseOf(output);
-}
-
-/** Runs the program for one stack under mocks and returns what `pulumi up` would create. */
+/**
+ * Runs the program for one stack the way `pulumi up` does (a separate node process started by the language host's
+ * rules, against the engine harness in test/engine/) and returns what the engine saw: every resource with its
+ * inputs and the state the provider would compute, and the stack outputs.
+ */
 export async function renderStack(stack: string, root = ROOT): Promise<Rendered> {
   const { config, secretKeys, notes } = await readStackFile(stack, root);
-  const mocks = await installMocks({ project: "wandb-launch", stack, config, secretKeys, cloud: mockCloudFor(config) });
-  // Errors thrown inside Output callbacks (e.g. an invalid generated launch-config) surface as rejections.
-  const failures: unknown[] = [];
-  const onRejection = (err: unknown) => failures.push(err);
-  process.on("unhandledRejection", onRejection);
-  try {
-    const { runProgram } = await import("./program.js");
-    const out = runProgram();
-    const outputs: Record<string, unknown> = {};
-    const pending = Object.entries(out).map(async ([k, v]) => {
-      outputs[k] = await resolveOutput(v);
-    });
-    // Errors inside Output callbacks and failed invokes do not always reach a rejection anyone awaits: poll for
-    // them, and give up with the unresolved output names instead of letting the process exit silently.
-    const started = Date.now();
-    const failed = new Promise<never>((_, reject) => {
-      const timer = setInterval(() => {
-        const err = failures[0] ?? (mocks.callErrors[0] !== undefined ? new Error(mocks.callErrors[0]) : undefined);
-        const missing = Object.keys(out).filter((k) => !(k in outputs));
-        if (err !== undefined || Date.now() - started > 60_000) {
-          clearInterval(timer);
-          reject(err instanceof Error ? err : new Error(err !== undefined ? String(err) : `outputs never resolved: ${missing.join(", ")}`));
-        }
-      }, 50);
-      void Promise.allSettled(pending).then(() => clearInterval(timer));
-    });
-    await Promise.race([Promise.all(pending), failed]);
-    await settle();
-    const late = failures[0] ?? mocks.callErrors[0];
-    if (late !== undefined) throw late instanceof Error ? late : new Error(String(late));
-    const secretValues = secretKeys.map((k) => config[k]!).concat(["mock-ecr-password", "mock-gcp-access-token"]);
-    const resources = mocks.resources.map((r) => ({
-      type: r.type,
-      name: r.name,
-      inputs: maskPaths(r.inputs, r.secretPaths),
-      state: maskPaths(r.state, r.secretPaths),
-    }));
-    return scrub({ stack, notes, resources, outputs: Object.fromEntries(Object.keys(out).map((k) => [k, outputs[k]])) }, secretValues);
-  } finally {
-    process.off("unhandledRejection", onRejection);
-  }
+  // Loaded here so the module stays cheap to import for readStackFile alone.
+  const { runEngine } = await import("../test/engine/harness.js");
+  const run = await runEngine({ stack, config, secretKeys, dryRun: false, root, cloud: mockCloudFor(config) });
+  if (!run.ok) throw new Error(run.errors.join("\n"));
+  const secretValues = secretKeys.map((k) => config[k]!).concat(["mock-ecr-password", "mock-gcp-access-token"]);
+  const resources = run.registrations
+    .filter((r) => r.type !== "pulumi:pulumi:Stack")
+    .map((r) => ({ type: r.type, name: r.name, inputs: maskPaths(r.inputs, r.secretPaths), state: maskPaths(r.state, r.secretPaths) }));
+  const outputs = maskPaths(run.stackResource?.outputs ?? {}, run.stackResource?.outputSecretPaths ?? []);
+  return scrub({ stack, notes, resources, outputs }, secretValues);
 }
 
 /** The CLI: renders one stack to render/<stack>.json; returns the exit code. */
@@ -187,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  // Pulumi keeps gRPC-free mock state alive; exit explicitly once the file is written.
+  // Exit explicitly once the file is written (nothing else should keep the process alive, but never hang a CLI).
   main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
     process.stderr.write(`${String(err)}\n`);
     process.exit(1);

@@ -9,7 +9,11 @@ export interface AgentImageArgs {
   readonly repository: pulumi.Input<string>;
   /** Push credentials for the repository's registry (a secret). */
   readonly registryAuth: pulumi.Input<RegistryAuth>;
-  /** Directory holding the Dockerfile and the sources. */
+  /**
+   * Directory holding the Dockerfile and the sources, relative to the working directory Pulumi starts the program
+   * and its providers in (the project root: Pulumi.yaml has no `main`). Relative, so the state is the same on
+   * every machine.
+   */
   readonly context: string;
   /** Tag to push. Default `launch-agent`; the Deployment pins the pushed digest, so pods roll on every change. */
   readonly tag?: string;
@@ -36,6 +40,9 @@ export class AgentImage extends pulumi.ComponentResource {
         platforms: args.platforms ?? ["linux/amd64"],
         tags: [pulumi.interpolate`${args.repository}:${args.tag ?? "launch-agent"}`],
         push: true,
+        // Build and push on `pulumi up` only: a preview must not need a Docker daemon (the provider's default is to
+        // build on every preview). The Dockerfile is still checked at preview.
+        buildOnPreview: false,
         registries: [
           {
             address: auth.address,
