@@ -126,7 +126,7 @@ function buildEnvironment(cfg: ResolvedStackConfig, secrets: pulumi.Config): Env
 }
 
 /** Whether the environment hands out push credentials the agent image can be built with (its `registryAuth`). */
-function canBuildAgentImage(cfg: StackConfig): boolean {
+function canBuildAgentImage(cfg: ResolvedStackConfig): boolean {
   if (cfg.cloud === "kubernetes") return cfg.registryUsername !== undefined;
   return cfg.cloud !== "azure";
 }
