@@ -4,22 +4,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfigError } from "./config.js";
 import { runProgram, type StackOutputs } from "./program.js";
+import { guardStackTraces } from "./stack-traces.js";
 
-/** A RunError: `pulumi preview`/`up` show its message alone. */
-function configError(message: string): pulumi.RunError {
-  const err = new pulumi.RunError(message);
-  // The SDK still formats every uncaught error with util.inspect (for tracing); on Node 20.20 that loops forever on
-  // a source-mapped frame under node_modules/@pulumi/, and the program hangs instead of failing (test/engine found
-  // it). The stack is never shown for a RunError, so leave only the message.
-  err.stack = `${err.name}: ${message}`;
-  return err;
-}
+guardStackTraces();
 
 let out: StackOutputs;
 try {
   out = runProgram();
 } catch (err) {
-  throw err instanceof StackConfigError ? configError(err.message) : err;
+  // A RunError is shown by `pulumi preview`/`up` as its message alone, without a stack trace.
+  throw err instanceof StackConfigError ? new pulumi.RunError(err.message) : err;
 }
 
 export const cloud = out.cloud;

@@ -121,7 +121,8 @@ export async function renderStack(stack: string, root = ROOT): Promise<Rendered>
   const { config, secretKeys, notes } = await readStackFile(stack, root);
   // Loaded here so the module stays cheap to import for readStackFile alone.
   const { runEngine } = await import("../test/engine/harness.js");
-  const run = await runEngine({ stack, config, secretKeys, dryRun: false, root, cloud: mockCloudFor(config) });
+  // `root` only locates the stack file; the program is always this repository's (its Pulumi.yaml and package.json).
+  const run = await runEngine({ stack, config, secretKeys, dryRun: false, cloud: mockCloudFor(config) });
   if (!run.ok) throw new Error(run.errors.join("\n"));
   const secretValues = secretKeys.map((k) => config[k]!).concat(["mock-ecr-password", "mock-gcp-access-token"]);
   const resources = run.registrations

@@ -120,6 +120,14 @@ describe("engine contract: every stack kind, with and without agentImage", SLOW,
     expect(missing.registrations.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
   });
 
+  it("a lookup the program rejects inside an apply fails the preview with its message (it hung on Node 20.20)", async () => {
+    const { config, secretKeys } = await readStackFile("aws");
+    const noIssuer = { "aws:eks/getCluster:getCluster": (i: Record<string, unknown>) => ({ id: String(i.name), name: String(i.name), arn: "arn:aws:eks:us-west-2:123456789012:cluster/my-eks", endpoint: "https://eks.example", identities: [{ oidcs: [] }], certificateAuthorities: [{ data: "Y2E=" }], version: "1.33", status: "ACTIVE" }) };
+    const run = await runEngine({ stack: "aws", config, secretKeys, dryRun: true, calls: noIssuer, timeoutMs: 90_000 });
+    expect(run.exit.code).toBe(32);
+    expect(run.errors).toEqual([expect.stringContaining("EKS cluster my-eks has no OIDC issuer (wandb-launch:eksClusterName)")]);
+  });
+
   it("kubernetes: uses the named image, or builds into the destination with the registry password as a secret", async () => {
     const named = await preview("kubernetes");
     expect(named.ok, explain(named)).toBe(true);

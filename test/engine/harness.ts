@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { MockCloud } from "../../stacks/mocks.js";
+import type { CallStub, MockCloud } from "../../stacks/mocks.js";
 import { commandLine, locateRunModule, type ProgramExit, type ProgramInfo, readProgramInfo, runNode } from "./host.js";
 import { type Diagnostic, FakeEngine, type InvokeRecord, type Registration } from "./monitor.js";
 import type { Obj } from "./wire.js";
@@ -26,6 +26,8 @@ export interface EngineRunOptions {
   project?: { main?: string };
   /** The cloud account the fixtures answer for. */
   cloud?: Partial<MockCloud>;
+  /** Invoke answers that replace the shared fixtures. */
+  calls?: Record<string, CallStub>;
   organization?: string;
   timeoutMs?: number;
 }
@@ -51,7 +53,7 @@ export interface EngineRun {
 export async function runEngine(opts: EngineRunOptions): Promise<EngineRun> {
   const root = opts.root ?? REPO_ROOT;
   const info = readProgramInfo(root, opts.project);
-  const fake = new FakeEngine({ project: info.project, stack: opts.stack, dryRun: opts.dryRun, cwd: info.pwd, cloud: opts.cloud });
+  const fake = new FakeEngine({ project: info.project, stack: opts.stack, dryRun: opts.dryRun, cwd: info.pwd, cloud: opts.cloud, calls: opts.calls });
   const addresses = await fake.start();
   const syncDir = await mkdtemp(join(tmpdir(), "pulumi-sync-"));
   try {

@@ -11,7 +11,7 @@ import type * as providerPb from "@pulumi/pulumi/proto/provider_pb.js";
 import type * as resourceGrpc from "@pulumi/pulumi/proto/resource_grpc_pb.js";
 import type * as resourcePb from "@pulumi/pulumi/proto/resource_pb.js";
 import type * as emptyPb from "google-protobuf/google/protobuf/empty_pb.js";
-import { DEFAULT_MOCK_CLOUD, MockRecorder, type MockCloud } from "../../stacks/mocks.js";
+import { type CallStub, DEFAULT_MOCK_CLOUD, type MockCloud, MockRecorder } from "../../stacks/mocks.js";
 import { type CheckFailure, checkResource } from "./checks.js";
 import { at, decode, encode, markSecrets, type Obj, UNKNOWN } from "./wire.js";
 
@@ -95,6 +95,8 @@ export interface FakeEngineOptions {
   /** The working directory the engine runs the program and its providers in (paths in inputs resolve here). */
   cwd: string;
   cloud?: Partial<MockCloud>;
+  /** Invoke answers that replace the shared fixtures (e.g. a cluster without an OIDC issuer). */
+  calls?: Record<string, CallStub>;
 }
 
 const SEVERITY: Record<number, Severity> = { 0: "debug", 1: "info", 2: "warning", 3: "error" };
@@ -116,6 +118,7 @@ export class FakeEngine {
 
   constructor(readonly opts: FakeEngineOptions) {
     this.fixtures = new MockRecorder({ ...DEFAULT_MOCK_CLOUD, ...opts.cloud });
+    for (const [token, stub] of Object.entries(opts.calls ?? {})) this.fixtures.stubCall(token, stub);
   }
 
   /** Starts the monitor and the engine servers; returns their addresses. */
