@@ -1,5 +1,7 @@
-// Pulumi mocks shared by `npm run render` and the infra tests. The Pulumi engine and the cloud providers cannot
-// run here (no CLI, no credentials), so the program runs against `pulumi.runtime.setMocks`. The mocks return the
+// The fake cloud account: what the providers would compute and what the data sources answer. The Pulumi engine and
+// the cloud providers cannot run here (no CLI, no credentials), so the infra tests run components against
+// `pulumi.runtime.setMocks` with these answers, and the engine-contract harness (test/engine/, which `npm run render`
+// runs through) serves the same answers over gRPC. The mocks return the
 // state the real provider would compute (ARNs, URLs, ids, emails, client ids) so that everything downstream of
 // those outputs (IAM documents, launch-config, annotations) is rendered exactly as `pulumi up` would.
 import { createHash } from "node:crypto";

@@ -117,6 +117,10 @@ export function commandLine(info: ProgramInfo, req: RunRequest, runPath: string)
     // The CLI's own environment, minus what would leak in from the test runner.
     if (v !== undefined && !k.startsWith("PULUMI_") && !k.startsWith("VITEST") && k !== "NODE_OPTIONS") env[k] = v;
   }
+  // Under `npm run mutation`, the program process runs the mutant the test runner has switched on (Stryker's
+  // instrumented code reads it from this variable when no mutant is set in-process).
+  const activeMutant = (globalThis as { __stryker__?: { activeMutant?: unknown } }).__stryker__?.activeMutant;
+  if (activeMutant !== undefined) env.__STRYKER_ACTIVE_MUTANT__ = String(activeMutant);
   env.PULUMI_CONFIG = JSON.stringify(config);
   env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(req.secretKeys);
   if (info.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
