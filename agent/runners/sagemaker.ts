@@ -157,7 +157,10 @@ export class SageMakerRunner implements Runner {
         }
         const end = sagemakerEnd(described.TrainingJobStatus);
         const durationMs = Date.now() - started;
-        if (end && cancelledAs === "stopped") return { status: "stopped", message: `run stopped by the agent (StopTrainingJob ${name})`, durationMs };
+        // A job that ended on its own before the stop took effect is reported as it ended.
+        if (end && cancelledAs === "stopped" && described.TrainingJobStatus === "Stopped") {
+          return { status: "stopped", message: `run stopped by the agent (StopTrainingJob ${name})`, durationMs };
+        }
         if (end === "finished") return { status: "finished", exitCode: 0, durationMs };
         if (end === "failed") {
           const tail = await this.logTail(clients.logs, name);

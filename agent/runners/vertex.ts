@@ -175,7 +175,8 @@ export class VertexRunner implements Runner {
         const state = String(job.state ?? "JOB_STATE_UNSPECIFIED");
         const end = vertexEnd(state);
         const durationMs = Date.now() - started;
-        if (end && cancelledAs === "stopped") return { status: "stopped", message: `run stopped by the agent (CancelCustomJob ${name})`, durationMs };
+        // A job that ended on its own before the cancel took effect is reported as it ended.
+        if (end === "cancelled" && cancelledAs === "stopped") return { status: "stopped", message: `run stopped by the agent (CancelCustomJob ${name})`, durationMs };
         if (end && timedOut) {
           return {
             status: "failed",

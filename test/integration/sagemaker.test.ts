@@ -140,6 +140,21 @@ describe("sagemaker runner against moto", () => {
     expect(mock.commandCalls(StopTrainingJobCommand)[0]!.args[0].input).toEqual({ TrainingJobName: "smstop01" });
   });
 
+  it("a job that completes before a stop takes effect is reported finished", async () => {
+    // The job completes just as the stop arrives: SageMaker then reports Completed, not Stopped.
+    let stopAsked = false;
+    const { client } = scriptedSageMaker(
+      () => ({ TrainingJobStatus: stopAsked ? "Completed" : "InProgress" }),
+      () => (stopAsked = true),
+    );
+    const runner = new SageMakerRunner({ config, clients: () => ({ ...realClients(), sagemaker: client }), pollIntervalMs: 20 });
+    const handle = await runner.run(request("smrace01", QUEUE_ARGS));
+    await new Promise((r) => setTimeout(r, 60));
+    await handle.cancel("stopped");
+    expect(stopAsked).toBe(true);
+    expect((await handle.wait()).status).toBe("finished");
+  });
+
   it("agent shutdown leaves the training job running and reports the item interrupted, without StopTrainingJob", async () => {
     const { client, mock } = scriptedSageMaker(() => ({ TrainingJobStatus: "InProgress" }));
     const runner = new SageMakerRunner({ config, clients: () => ({ ...realClients(), sagemaker: client }), pollIntervalMs: 20 });
