@@ -21,6 +21,10 @@ export function decideRecovery(record: ItemRecord, state: ItemState, stopRequest
   const when = state === "running" ? "while the run was running" : "before the run started";
   const attempt = `attempt ${record.attempts} of ${maxAttempts}`;
   if (stopRequested) return { to: "stopped", message: `stopped: ${owner} died ${when} and a stop had been requested` };
+  if (state === "running" && !record.run?.pid && !record.run?.container) {
+    // A run this host cannot see or stop (a Kubernetes Job): requeueing could run it twice at once.
+    return { to: "interrupted", message: `${owner} died while the run was running; its run cannot be checked or stopped from here, so the item is not requeued. Check the run (e.g. kubectl get jobs) and push the job again if needed.` };
+  }
   if (record.attempts >= maxAttempts) {
     return { to: "interrupted", message: `${owner} died ${when} (${attempt}); not retried again. Push the job again to rerun it.` };
   }

@@ -30,6 +30,7 @@ describe("recovery of items whose agent died", () => {
   it("requeues an orphan with its attempt count and a warning, and leaves live and foreign owners alone", async () => {
     const store = new LocalQueueStore(await tempDir());
     const dead = await orphan(store, "q", "running", { pid: deadPid() });
+    await store.update("q", dead, "running", (r) => (r.run = { resource: "local-process", pid: deadPid() }));
     const alive = await orphan(store, "q", "running", { pid: process.ppid });
     const foreign = await orphan(store, "q", "claimed", { pid: deadPid(), host: "some-other-host" });
     const recovered = await new OrphanRecovery(store, silentLogger).recover("q");
@@ -48,6 +49,7 @@ describe("recovery of items whose agent died", () => {
   it("after the bound the item is reported interrupted; with a stop request it is stopped", async () => {
     const store = new LocalQueueStore(await tempDir());
     const spent = await orphan(store, "q", "running", { pid: deadPid() }, MAX_ATTEMPTS);
+    await store.update("q", spent, "running", (r) => (r.run = { resource: "local-container", container: "launch-gone-0" }));
     const stopped = await orphan(store, "q", "claimed", { pid: deadPid() });
     await mkdir(join(store.root, "q", "stop"), { recursive: true });
     await writeFile(store.stopMarker("q", stopped), "now");
@@ -57,17 +59,21 @@ describe("recovery of items whose agent died", () => {
     expect(await readdir(join(store.root, "q", "stop"))).toEqual([]);
   });
 
-  it("decides by state, attempts and stop request", () => {
-    const record = { attempts: 2, claimedBy: { agent: "a", pid: 7, host: "h" } } as Parameters<typeof decideRecovery>[0];
+  it("decides by state, attempts, stop request and whether the run can be seen from here", () => {
+    const record = { attempts: 2, claimedBy: { agent: "a", pid: 7, host: "h" }, run: { resource: "local-process", pid: 9 } } as Parameters<typeof decideRecovery>[0];
     expect(decideRecovery(record, "claimed", false).to).toBe("queued");
+    expect(decideRecovery(record, "running", false).to).toBe("queued");
     expect(decideRecovery(record, "claimed", false, 2).to).toBe("interrupted");
     expect(decideRecovery(record, "running", true).to).toBe("stopped");
+    // A Kubernetes run (no local process or container) may still be going: never requeued.
+    const kube = decideRecovery({ ...record, run: { resource: "kubernetes" } }, "running", false);
+    expect(kube).toMatchObject({ to: "interrupted", message: expect.stringMatching(/cannot be checked or stopped from here, so the item is not requeued/) });
   });
 
   it("when several agents recover the same orphan, exactly one moves it", async () => {
     const store = new LocalQueueStore(await tempDir());
     const ids = [];
-    for (let i = 0; i < 10; i++) ids.push(await orphan(store, "q", "running", { pid: deadPid() }));
+    for (let i = 0; i < 10; i++) ids.push(await orphan(store, "q", "claimed", { pid: deadPid() }));
     const counts = await Promise.all(Array.from({ length: 6 }, () => new OrphanRecovery(new LocalQueueStore(store.root), silentLogger).recover("q")));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(10);
     const items = await store.list("q");
