@@ -57,7 +57,7 @@ echo $$ > "$FIRST_PID"; echo first >> "$RUN_LOG"; sleep 120
     const store = new LocalQueueStore(root);
 
     const a = startAgent(["--local", root, "-q", "crash"], env);
-    await waitFor(inState(store, "crash", id, ["running"]), 60_000, "the first run", a.output);
+    await waitFor(inState(store, "crash", id, ["running"]), 120_000, "the first run", a.output);
     const firstPid = Number((await waitFor(async () => readFile(join(dir, "first.pid"), "utf8").catch(() => undefined), 30_000, "the run's pid")).trim());
     a.child.kill("SIGKILL");
     await a.exited;
@@ -97,7 +97,7 @@ describe("local stop", () => {
     const store = new LocalQueueStore(root);
     const agent = startAgent(["--local", root, "-c", config]);
     try {
-      await waitFor(inState(store, "s", id, ["running"]), 60_000, "the run", agent.output);
+      await waitFor(inState(store, "s", id, ["running"]), 120_000, "the run", agent.output);
       // The second item is still queued (max_jobs 1): stopping it takes it off the queue at once.
       const q = spawnSync(process.execPath, [BIN, "local", "stop", "-q", "s", "--item", queued.id, "--local", root], { encoding: "utf8" });
       expect(q.status, q.stderr).toBe(0);
