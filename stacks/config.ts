@@ -85,6 +85,12 @@ const common = {
   /** Tags on every taggable cloud resource (GCP: labels) and labels on every Kubernetes object. */
   tags: tags.optional(),
   replicas: z.coerce.number().int().min(1).max(10).optional(),
+  /** The agent's health/metrics port with liveness and readiness probes; false for an agent without it (the official image). */
+  healthPort: z.union([z.coerce.number().int().min(1024).max(65535), z.literal(false), z.literal("false").transform(() => false as const)]).optional(),
+  /** A Service and Prometheus Operator ServiceMonitor for the agent's /metrics. */
+  serviceMonitor: bool.optional(),
+  /** A PodDisruptionBudget for the agent pods (default true). */
+  podDisruptionBudget: bool.optional(),
   /** RBAC rules in the run namespaces on top of the defaults, e.g. for custom resources (Volcano, JobSet, Kubeflow). */
   extraTargetRules: list(
     z.strictObject({

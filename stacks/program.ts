@@ -193,6 +193,9 @@ export function runProgram(): StackOutputs {
     azureStorageAccessKey: env.azureStorageAccessKey,
     extraEnv: env.agentEnv,
     replicas: cfg.replicas,
+    healthPort: cfg.healthPort,
+    serviceMonitor: cfg.serviceMonitor,
+    podDisruptionBudget: cfg.podDisruptionBudget,
   }, {
     ...(env.kubernetesProvider ? { providers: [env.kubernetesProvider] } : {}),
     ...(cfg.tags ? { transformations: [labelKubernetesObjects(cfg.tags)] } : {}),

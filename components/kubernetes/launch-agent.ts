@@ -9,8 +9,12 @@ import {
   checksum,
   commonLabels,
   configMapManifest,
+  DEFAULT_HEALTH_PORT,
   deploymentManifest,
   type EnvVar,
+  metricsServiceManifest,
+  podDisruptionBudgetManifest,
+  serviceMonitorManifest,
   namespaceManifest,
   type PodSecurityLevel,
   type PolicyRule,
@@ -64,6 +68,15 @@ export interface LaunchAgentArgs {
   /** Container resources. Default requests 100m/256Mi, limits 1 CPU/1Gi. */
   readonly resources?: ResourceRequirements;
   readonly nodeSelector?: Record<string, string>;
+  /**
+   * The agent's health and metrics port, with liveness and readiness probes on it. Default 8080; `false` for an
+   * agent without the endpoint (the official image has none: its pods would never turn ready).
+   */
+  readonly healthPort?: number | false;
+  /** Create a Service and a Prometheus Operator ServiceMonitor for /metrics (needs its CRD). Default false. */
+  readonly serviceMonitor?: boolean;
+  /** A PodDisruptionBudget (one agent pod evicted at a time; unready pods always evictable). Default true. */
+  readonly podDisruptionBudget?: boolean;
 }
 
 /**
@@ -82,6 +95,9 @@ export class LaunchAgent extends pulumi.ComponentResource {
     const parent = { parent: this };
     if ((args.apiKey === undefined) === (args.apiKeySecretName === undefined)) {
       throw new Error("LaunchAgent needs exactly one of apiKey (a Pulumi secret) and apiKeySecretName (an existing Secret)");
+    }
+    if (args.serviceMonitor && args.healthPort === false) {
+      throw new Error("LaunchAgent: serviceMonitor needs the health port; do not set healthPort: false with it");
     }
     const nsName = args.namespace ?? DEFAULT_NAMESPACE;
     const saName = args.serviceAccountName ?? DEFAULT_SERVICE_ACCOUNT;
@@ -182,6 +198,7 @@ export class LaunchAgent extends pulumi.ComponentResource {
     }
 
     // --- the agent ---
+    const port = args.healthPort === false ? null : (args.healthPort ?? DEFAULT_HEALTH_PORT);
     const configChecksum = pulumi.output(args.launchConfigYaml).apply(checksum);
     this.deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
@@ -203,9 +220,17 @@ export class LaunchAgent extends pulumi.ComponentResource {
         resources: args.resources,
         extraEnv: args.extraEnv,
         nodeSelector: args.nodeSelector,
+        healthPort: port,
       }),
       { parent: this, dependsOn },
     );
+    if (args.podDisruptionBudget !== false) {
+      new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, podDisruptionBudgetManifest({ name, namespace, instance: name }), parent);
+    }
+    if (args.serviceMonitor) {
+      const service = new k8s.core.v1.Service(`${name}-metrics`, metricsServiceManifest({ name: `${name}-metrics`, namespace, instance: name, port: port! }), parent);
+      new k8s.apiextensions.CustomResource(`${name}-service-monitor`, serviceMonitorManifest({ name, namespace, instance: name }), { parent: this, dependsOn: [service] });
+    }
 
     this.namespace = namespace;
     this.serviceAccountName = serviceAccount.metadata.name;

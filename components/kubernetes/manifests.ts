@@ -187,7 +187,66 @@ export interface DeploymentInputs {
   extraEnv?: EnvVar[];
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   nodeSelector?: Record<string, string>;
+  /** The agent's health port (`LAUNCH_AGENT_HEALTH_PORT`): probes and /metrics. null: no endpoint, no probes. */
+  healthPort?: number | null;
 }
+
+/** Our agent's health endpoint (agent/health): liveness = the loop turns, readiness = W&B answers. */
+export const DEFAULT_HEALTH_PORT = 8080;
+export const HEALTH_PORT_NAME = "health";
+
+function healthContainerParts(port: number | null) {
+  if (port === null) return {};
+  return {
+    ports: [{ name: HEALTH_PORT_NAME, containerPort: port, protocol: "TCP" }],
+    // /healthz fails only after 5 minutes without a loop turn; three misses more before a restart.
+    livenessProbe: { httpGet: { path: "/healthz", port: HEALTH_PORT_NAME }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+    // Not ready before the agent registered with W&B and while W&B does not answer.
+    readinessProbe: { httpGet: { path: "/readyz", port: HEALTH_PORT_NAME }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+  };
+}
+
+/** The Service the ServiceMonitor scrapes (ClusterIP, the health port only). */
+export function metricsServiceManifest(a: { name: string; namespace: In<string>; instance: string; port: number }) {
+  return {
+    apiVersion: "v1" as const,
+    kind: "Service" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
+    spec: {
+      type: "ClusterIP",
+      selector: selectorLabels(a.instance),
+      ports: [{ name: HEALTH_PORT_NAME, port: a.port, targetPort: HEALTH_PORT_NAME, protocol: "TCP" }],
+    },
+  } satisfies k8s.core.v1.ServiceArgs;
+}
+
+/** A Prometheus Operator ServiceMonitor for the agent's /metrics. */
+export function serviceMonitorManifest(a: { name: string; namespace: In<string>; instance: string; intervalSeconds?: number }) {
+  return {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
+    metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
+    spec: {
+      selector: { matchLabels: commonLabels(a.instance) },
+      endpoints: [{ port: HEALTH_PORT_NAME, path: "/metrics", interval: `${a.intervalSeconds ?? 30}s` }],
+    },
+  };
+}
+
+/**
+ * At most one agent pod is evicted at a time (drains, upgrades); an unready pod (W&B unreachable) may always
+ * be evicted, so an outage never blocks a node drain.
+ */
+export function podDisruptionBudgetManifest(a: { name: string; namespace: In<string>; instance: string }) {
+  return {
+    apiVersion: "policy/v1" as const,
+    kind: "PodDisruptionBudget" as const,
+    metadata: { name: a.name, namespace: a.namespace, labels: commonLabels(a.instance) },
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(a.instance) }, unhealthyPodEvictionPolicy: "AlwaysAllow" },
+  } satisfies k8s.policy.v1.PodDisruptionBudgetArgs;
+}
+
+const healthPort = (d: DeploymentInputs) => (d.healthPort === undefined ? DEFAULT_HEALTH_PORT : d.healthPort);
 
 export function deploymentManifest(d: DeploymentInputs) {
   return {
@@ -228,8 +287,10 @@ export function deploymentManifest(d: DeploymentInputs) {
                 { name: "WANDB_BASE_URL", value: d.baseUrl },
                 // Kaniko build pods run under the agent's own ServiceAccount (and so its cloud identity).
                 { name: "WANDB_LAUNCH_SERVICE_ACCOUNT_NAME", valueFrom: { fieldRef: { fieldPath: "spec.serviceAccountName" } } },
+                ...(healthPort(d) === null ? [] : [{ name: "LAUNCH_AGENT_HEALTH_PORT", value: String(healthPort(d)) }]),
                 ...(d.extraEnv ?? []),
               ],
+              ...healthContainerParts(healthPort(d)),
               resources: d.resources ?? DEFAULT_RESOURCES,
               securityContext: {
                 runAsNonRoot: true,

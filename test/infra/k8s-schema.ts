@@ -7,7 +7,8 @@
 import * as client from "@kubernetes/client-node";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { Job } from "kubernetes-models/batch/v1";
-import { ConfigMap, Namespace, Secret, ServiceAccount } from "kubernetes-models/v1";
+import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 
 interface Validatable {
@@ -20,6 +21,8 @@ const MODELS: Record<string, ModelCtor> = {
   "v1/ServiceAccount": ServiceAccount,
   "v1/ConfigMap": ConfigMap,
   "v1/Secret": Secret,
+  "v1/Service": Service,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "apps/v1/Deployment": Deployment,
   "batch/v1/Job": Job,
   "rbac.authorization.k8s.io/v1/Role": Role,

@@ -16,7 +16,9 @@ import {
   commonLabels,
   configMapManifest,
   deploymentManifest,
+  metricsServiceManifest,
   namespaceManifest,
+  podDisruptionBudgetManifest,
   podSecurityLabels,
   roleBindingManifest,
   roleManifest,
@@ -150,6 +152,8 @@ describe("Kubernetes manifests", () => {
       roleBindingManifest({ name: "rb", namespace: "ml", instance: "launch", roleName: "r", serviceAccountName: "sa", serviceAccountNamespace: "wandb" }),
       configMapManifest({ name: "c", namespace: "wandb", instance: "launch", launchConfigYaml: "queues: [a]\n" }),
       apiKeySecretManifest({ name: "s", namespace: "wandb", instance: "launch", apiKey: "k" }),
+      metricsServiceManifest({ name: "launch-metrics", namespace: "wandb", instance: "launch", port: 8080 }),
+      podDisruptionBudgetManifest({ name: "launch", namespace: "wandb", instance: "launch" }),
       deployment,
     ]) {
       validateKubernetesObject(obj);
@@ -172,7 +176,7 @@ describe("Kubernetes manifests", () => {
     expect(() => validateKubernetesObject(withPod({ nodeSelector: { zone: 1 } }))).toThrow(/nodeSelector/);
     const binding = roleBindingManifest({ name: "rb", namespace: "ml", instance: "launch", roleName: "r", serviceAccountName: "sa", serviceAccountNamespace: "wandb" });
     expect(() => validateKubernetesObject({ ...binding, roleRef: { ...binding.roleRef, namespace: "ml" } })).toThrow(/roleRef\.namespace: unknown field/);
-    expect(() => validateKubernetesObject({ apiVersion: "v1", kind: "Service", metadata: { name: "s" } })).toThrow(/no schema registered for v1\/Service/);
+    expect(() => validateKubernetesObject({ apiVersion: "v1", kind: "Endpoints", metadata: { name: "s" } })).toThrow(/no schema registered for v1\/Endpoints/);
   });
 
   it("the agent pod meets the restricted Pod Security standard", () => {
@@ -255,7 +259,7 @@ describe("Kubernetes manifests", () => {
     expect(c.securityContext).toMatchObject({ privileged: false, runAsGroup: 1000, runAsUser: 1000 });
     expect(c.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } });
     expect(c.env[0]).toEqual({ name: "HOME", value: "/home/launch_agent" });
-    expect(c.env).toHaveLength(4);
+    expect(c.env).toHaveLength(5); // HOME, the key, the host, the build ServiceAccount, the health port
     expect(pod.volumes.slice(0, 2)).toEqual([
       { name: "tmp", emptyDir: { sizeLimit: "4Gi" } },
       { name: "home", emptyDir: { sizeLimit: "1Gi" } },
@@ -365,6 +369,7 @@ describe("LaunchAgent (Pulumi mocks)", () => {
       "kubernetes:core/v1:Namespace ",
       "kubernetes:core/v1:Secret wandb",
       "kubernetes:core/v1:ServiceAccount wandb",
+      "kubernetes:policy/v1:PodDisruptionBudget wandb",
       "kubernetes:rbac.authorization.k8s.io/v1:Role ml-runs",
       "kubernetes:rbac.authorization.k8s.io/v1:Role wandb",
       "kubernetes:rbac.authorization.k8s.io/v1:Role wandb",
@@ -402,6 +407,45 @@ describe("LaunchAgent (Pulumi mocks)", () => {
       "checksum/secret": checksum("wandb-api-key:0123456789abcdef0123456789abcdef01234567"),
     });
     expect(JSON.stringify(dep.inputs)).not.toContain("0123456789abcdef0123456789abcdef01234567");
+  });
+
+  it("wires liveness and readiness probes to the agent's health endpoint, and a PodDisruptionBudget over its pods", async () => {
+    await deployAgent();
+    const dep = mocks.one("kubernetes:apps/v1:Deployment").inputs as ReturnType<typeof deploymentManifest>;
+    const [c] = dep.spec.template.spec.containers;
+    // The agent serves the endpoint only when told the port; the probes use the same one by name.
+    expect(c!.env).toContainEqual({ name: "LAUNCH_AGENT_HEALTH_PORT", value: "8080" });
+    expect(c!.ports).toEqual([{ name: "health", containerPort: 8080, protocol: "TCP" }]);
+    expect(c!.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "health" });
+    expect(c!.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "health" });
+    const pdb = mocks.one("kubernetes:policy/v1:PodDisruptionBudget").inputs as ReturnType<typeof podDisruptionBudgetManifest>;
+    // It selects exactly the Deployment's pods.
+    expect(pdb.spec.selector.matchLabels).toEqual(dep.spec.selector.matchLabels);
+    expect(pdb.spec).toMatchObject({ maxUnavailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow" });
+    expect(mocks.resources.filter((r) => r.type.includes("ServiceMonitor") || r.type === "kubernetes:core/v1:Service")).toEqual([]);
+  });
+
+  it("creates a Service and a ServiceMonitor for /metrics when asked; healthPort false drops the endpoint and probes", async () => {
+    await deployAgent({ serviceMonitor: true, healthPort: 9464, podDisruptionBudget: false });
+    const dep = mocks.one("kubernetes:apps/v1:Deployment").inputs as ReturnType<typeof deploymentManifest>;
+    const svc = mocks.one("kubernetes:core/v1:Service").inputs as ReturnType<typeof metricsServiceManifest>;
+    validateKubernetesObject(svc);
+    expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+    expect(svc.spec.ports).toEqual([{ name: "health", port: 9464, targetPort: "health", protocol: "TCP" }]);
+    const sm = mocks.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor").inputs as { metadata: { namespace: string; labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; endpoints: unknown[] } };
+    expect(sm.metadata.namespace).toBe("wandb");
+    // The ServiceMonitor selects the Service by its labels and scrapes the named port.
+    expect(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => (svc.metadata.labels as Record<string, string>)[k] === v)).toBe(true);
+    expect(sm.spec.endpoints).toEqual([{ port: "health", path: "/metrics", interval: "30s" }]);
+    expect(mocks.byType("kubernetes:policy/v1:PodDisruptionBudget")).toEqual([]);
+
+    mocks.clear();
+    await deployAgent({ healthPort: false });
+    const [plain] = (mocks.one("kubernetes:apps/v1:Deployment").inputs as ReturnType<typeof deploymentManifest>).spec.template.spec.containers;
+    expect(plain!.env.map((e) => e.name)).not.toContain("LAUNCH_AGENT_HEALTH_PORT");
+    expect(plain).not.toHaveProperty("livenessProbe");
+    expect(plain).not.toHaveProperty("readinessProbe");
+    expect(() => new LaunchAgent("bad", { environment: env(), launchConfigYaml: config, image: "i", apiKey: "k", healthPort: false, serviceMonitor: true })).toThrow(/serviceMonitor needs the health port/);
   });
 
   it("rolls the pods when the config or the key changes", async () => {

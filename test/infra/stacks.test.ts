@@ -146,6 +146,7 @@ describe("npm run render", () => {
       "kubernetes:core/v1:Namespace wandb-launch-namespace",
       "kubernetes:core/v1:Secret wandb-launch-api-key",
       "kubernetes:core/v1:ServiceAccount wandb-launch-service-account",
+      "kubernetes:policy/v1:PodDisruptionBudget wandb-launch-pdb",
       "kubernetes:rbac.authorization.k8s.io/v1:Role wandb-launch-agent-role",
       "kubernetes:rbac.authorization.k8s.io/v1:Role wandb-launch-runs-role",
       "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding wandb-launch-agent-binding",
@@ -219,12 +220,12 @@ describe("npm run render", () => {
       ewrite.mockRestore();
     }
     // The kubernetes sample names existing Secrets, so the stack does not create the namespace.
-    expect(out.join("")).toMatch(/render\/kubernetes\.json: 9 resources/);
+    expect(out.join("")).toMatch(/render\/kubernetes\.json: 10 resources/);
     expect(out.join("")).toMatch(/No stack config .*Pulumi\.nope\.yaml: create it with `pulumi stack init nope`/);
     expect(out.join("")).toMatch(/usage: npm run render -- <stack>/);
     const file = JSON.parse(await readFile("render/kubernetes.json", "utf8")) as Rendered;
     expect(file.outputs.cloud).toBe("kubernetes");
-    expect(file.resources).toHaveLength(9);
+    expect(file.resources).toHaveLength(10);
   });
 });
 
