@@ -1,3 +1,5 @@
+import { cp } from "node:fs/promises";
+import { basename, join } from "node:path";
 import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
 import { LaunchError } from "../errors.js";
 import type { ResolvedJob } from "../backend/types.js";
@@ -113,5 +115,43 @@ export function applyCodeMount(manifest: Obj, input: CodeMountInput): void {
       securityContext: forcedSecurityContext(),
     };
     spec.initContainers = [...(Array.isArray(spec.initContainers) ? spec.initContainers : []), init];
+  }
+}
+
+/** The official agent's other way: a PersistentVolumeClaim the agent has mounted (WANDB_LAUNCH_CODE_PVC_NAME/_MOUNT_PATH). */
+export interface CodePvc {
+  claimName: string;
+  /** Where the claim is mounted in the agent. */
+  mountPath: string;
+}
+
+export function codePvcFrom(env: NodeJS.ProcessEnv): CodePvc | null {
+  const claimName = env.WANDB_LAUNCH_CODE_PVC_NAME;
+  const mountPath = env.WANDB_LAUNCH_CODE_PVC_MOUNT_PATH;
+  return claimName && mountPath ? { claimName, mountPath } : null;
+}
+
+/** Copy the job's code onto the claim under its source string (a cache shared by runs of the same job version). */
+export async function copyCodeToPvc(job: ResolvedJob, pvc: CodePvc): Promise<string> {
+  const target = join(pvc.mountPath, job.sourceString);
+  try {
+    await cp(job.codeDir, target, { recursive: true, force: true, verbatimSymlinks: true, filter: (src) => ![".git", "fsmonitor--daemon.ipc"].includes(basename(src)) });
+  } catch (err) {
+    throw new LaunchError(`could not copy job ${job.name}'s code to ${target} on PVC ${pvc.claimName} (WANDB_LAUNCH_CODE_PVC_MOUNT_PATH): ${(err as Error).message}`, "run", { cause: err });
+  }
+  return job.sourceString;
+}
+
+/** PVC variant: every pod template mounts the claim's `<source string>` directory at /mnt/wandb; no init container. */
+export function applyCodeMountPvc(manifest: Obj, input: { claimName: string; subPath: string; workingDir?: string | null; installDeps: boolean }): void {
+  const workingDir = input.workingDir ? `${CODE_MOUNT_DIR}/${input.workingDir}` : CODE_MOUNT_DIR;
+  for (const pod of podTemplates(manifest)) {
+    const spec = pod.spec as Obj;
+    for (const c of spec.containers as Obj[]) {
+      c.volumeMounts = [...(Array.isArray(c.volumeMounts) ? c.volumeMounts : []), { name: CODE_VOLUME, mountPath: CODE_MOUNT_DIR, subPath: input.subPath }];
+      c.workingDir = workingDir;
+      if (input.installDeps) withDepInstall(c, workingDir);
+    }
+    spec.volumes = [...(Array.isArray(spec.volumes) ? spec.volumes : []), { name: CODE_VOLUME, persistentVolumeClaim: { claimName: input.claimName } }];
   }
 }

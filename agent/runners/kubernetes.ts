@@ -11,7 +11,7 @@ import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret, ownSecretByJo
 import { monitorJob, type JobEnd } from "./kubernetes-monitor.js";
 import { createPullSecret, deletePullSecret, legacyPullRegistry, pullSecretName } from "./kubernetes-pull-secret.js";
 import type { Registry } from "../registries/types.js";
-import { applyCodeMount, type CodeMountInput } from "./kubernetes-code-mount.js";
+import { applyCodeMount, applyCodeMountPvc, codePvcFrom, copyCodeToPvc, type CodeMountInput, type CodePvc } from "./kubernetes-code-mount.js";
 import { buildCustomObject, customResourceRef, type CustomResourceRef } from "./kubernetes-custom.js";
 import { monitorCustomObject, podBelongsTo } from "./kubernetes-custom-monitor.js";
 import { AGENT_LABEL, labelValue, MONITOR_LABEL } from "./kubernetes-manifest.js";
@@ -29,6 +29,8 @@ export interface KubernetesRunnerOptions {
   releaseName?: string | null;
   /** Lines of the pod log quoted in a failure message; default 20. */
   logTailLines?: number;
+  /** WANDB_LAUNCH_CODE_PVC_NAME/_MOUNT_PATH: base-image runs read their code from this claim; default from the environment. */
+  codePvc?: CodePvc | null;
   /** Watch tuning for tests. */
   watchTimeoutSeconds?: number;
   retryDelayMs?: number;
@@ -91,7 +93,7 @@ export class KubernetesRunner implements Runner {
       pullSecret,
       namespace,
     });
-    if (req.mountCode) applyCodeMount(manifest as unknown as Obj, codeMountInput(req));
+    if (req.mountCode) await this.mountCode(manifest as unknown as Obj, req);
 
     const dropPullSecret = async () => {
       if (pullSecret) await deletePullSecret(clients.core, pullSecret, namespace).catch((err: unknown) => log.warn({ err: kubeError(err).message }, "could not delete the image pull Secret"));
@@ -212,7 +214,7 @@ export class KubernetesRunner implements Runner {
       env: req.env,
       apiKeySecret: secretName,
     });
-    if (req.mountCode) applyCodeMount(body, codeMountInput(req));
+    if (req.mountCode) await this.mountCode(body, req);
     const what = `${ref.kind} (${ref.group}/${ref.version})`;
     const dropSecret = async () => {
       if (!secretName || release) return;
@@ -300,6 +302,14 @@ export class KubernetesRunner implements Runner {
         await outcome;
       },
     };
+  }
+
+  /** Base-image runs: the code on the agent's PVC when one is configured (copied there first), else fetched by an init container. */
+  private async mountCode(manifest: Obj, req: LaunchRequest): Promise<void> {
+    const pvc = this.opts.codePvc === undefined ? codePvcFrom(process.env) : this.opts.codePvc;
+    if (!pvc) return applyCodeMount(manifest, codeMountInput(req));
+    const subPath = await copyCodeToPvc(req.job, pvc);
+    applyCodeMountPvc(manifest, { claimName: pvc.claimName, subPath, workingDir: req.runSpec.overrides?.working_dir ?? null, installDeps: req.autoBaseImage ?? false });
   }
 
   private async customLogTail(clients: KubeClients, namespace: string, name: string, agent: string): Promise<string> {

@@ -1,4 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { startFakeKube, type FakeKube } from "../../fakes/kube-api.js";
 import { KubernetesRunner, type KubernetesRunnerOptions } from "../../../agent/runners/kubernetes.js";
@@ -342,5 +346,29 @@ describe("KubernetesRunner against the fake API server", () => {
     );
     await h.cancel("stopped");
     await expect(runner().run(request({}, { job: resolvedJob({ source_type: "artifact", source: { entrypoint: ["python", "t.py"] } }, "/jobs/local"), mountCode: true }))).rejects.toThrow(/not a W&B job the pod can download.*builder.type kaniko/);
+  });
+
+  it("with WANDB_LAUNCH_CODE_PVC_NAME/_MOUNT_PATH, base-image runs read the code from the claim (copied under the job's source string), as the official agent's PVC variant", async () => {
+    const mount = await mkdtemp(join(tmpdir(), "code-pvc-"));
+    const code = await mkdtemp(join(tmpdir(), "code-"));
+    await writeFile(join(code, "train.py"), "print(1)\n");
+    await mkdir(join(code, ".git"));
+    await writeFile(join(code, ".git", "HEAD"), "ref\n");
+    try {
+      const job = { ...resolvedJob({ source_type: "artifact", source: { entrypoint: ["python", "train.py"] } }, code, "/jobs/local-job"), sourceString: "job-x:latest:vv3" };
+      const h = await runner({ codePvc: { claimName: "launch-code", mountPath: mount } }).run(request({}, { job, image: "python:3.12-slim", mountCode: true, autoBaseImage: false }));
+      const pod = (jobsIn("runs")[0] as AnyObj).spec.template.spec;
+      expect(pod.volumes).toEqual([{ name: "wandb-source-code-volume", persistentVolumeClaim: { claimName: "launch-code" } }]);
+      expect(pod.containers[0].volumeMounts).toEqual([{ name: "wandb-source-code-volume", mountPath: "/mnt/wandb", subPath: "job-x:latest:vv3" }]);
+      expect(pod.containers[0].workingDir).toBe("/mnt/wandb");
+      expect(pod.containers[0].command).toEqual(["python", "train.py"]);
+      expect(pod.initContainers).toBeUndefined();
+      expect(await readFile(join(mount, "job-x:latest:vv3", "train.py"), "utf8")).toBe("print(1)\n");
+      expect(existsSync(join(mount, "job-x:latest:vv3", ".git"))).toBe(false);
+      await h.cancel("stopped");
+    } finally {
+      await rm(mount, { recursive: true, force: true });
+      await rm(code, { recursive: true, force: true });
+    }
   });
 });
