@@ -98,18 +98,20 @@ function dropNulls<T extends Record<string, unknown>>(obj: T, keys: readonly str
 
 /**
  * The one place that decides whether kaniko may run without builder.build-context-store. Kaniko
- * reads its build context from a bucket; the official agent's other option, a PersistentVolumeClaim
- * (WANDB_LAUNCH_KANIKO_PVC_NAME), is not implemented, so a config without a store would fail every
- * build. Returns the error message, or null when the config is fine.
+ * reads its build context from a bucket, or (the official agent's other option) from a
+ * PersistentVolumeClaim the agent has mounted, named by WANDB_LAUNCH_KANIKO_PVC_NAME in the agent's
+ * environment. Without either, every build would fail. Returns the error message, or null when fine.
  */
-export function kanikoWithoutContextStore(b: Record<string, unknown>): string | null {
+export function kanikoWithoutContextStore(b: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string | null {
   if (b.type !== "kaniko") return null;
   const store = b["build-context-store"];
   if (store !== undefined && store !== null) return null; // a bad value gets the URI check's own message
+  if (env.WANDB_LAUNCH_KANIKO_PVC_NAME) return null; // PVC mode
   return (
     "builder.type is kaniko but builder.build-context-store is not set: kaniko reads each build context from a bucket. " +
     "Set builder.build-context-store to s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or https://<account>.blob.core.windows.net/<container> " +
-    "(the Pulumi stacks create one and output it). Build contexts on a PersistentVolumeClaim (WANDB_LAUNCH_KANIKO_PVC_NAME) are not supported yet."
+    "(the Pulumi stacks create one and output it), or put build contexts on a PersistentVolumeClaim mounted in the agent " +
+    "(WANDB_LAUNCH_KANIKO_PVC_NAME, WANDB_LAUNCH_KANIKO_PVC_MOUNT_PATH)."
   );
 }
 

@@ -8,6 +8,7 @@ import {
   validateAgentConfig,
   type ConfigIssue,
 } from "../../../agent/config/index.js";
+import { kanikoWithoutContextStore } from "../../../agent/config/schema.js";
 
 const paths = (errors: ConfigIssue[]) => errors.map((e) => e.path).sort();
 const messageAt = (errors: ConfigIssue[], path: string) => errors.find((e) => e.path === path)?.message ?? "";
@@ -107,6 +108,22 @@ describe("builder", () => {
     const r = validateAgentConfig({ builder: { type: "podman", platform: "linux/ppc64le" } });
     expect(messageAt(r.errors, "builder.type")).toBe("Input should be 'docker', 'kaniko' or 'noop', got 'podman'.");
     expect(messageAt(r.errors, "builder.platform")).toBe("Input should be 'linux/amd64' or 'linux/arm64', got 'linux/ppc64le'.");
+  });
+
+  it("kaniko needs build-context-store unless the agent has a PVC for contexts (WANDB_LAUNCH_KANIKO_PVC_NAME)", () => {
+    const b = { type: "kaniko", destination: "r.io/a" };
+    expect(kanikoWithoutContextStore(b, {})).toMatch(/build-context-store is not set.*WANDB_LAUNCH_KANIKO_PVC_NAME/);
+    expect(kanikoWithoutContextStore(b, { WANDB_LAUNCH_KANIKO_PVC_NAME: "contexts" })).toBeNull();
+    const before = process.env.WANDB_LAUNCH_KANIKO_PVC_NAME;
+    try {
+      process.env.WANDB_LAUNCH_KANIKO_PVC_NAME = "contexts";
+      expect(validateAgentConfig({ builder: b }).valid).toBe(true);
+      delete process.env.WANDB_LAUNCH_KANIKO_PVC_NAME;
+      expect(validateAgentConfig({ builder: b }).valid).toBe(false);
+    } finally {
+      if (before === undefined) delete process.env.WANDB_LAUNCH_KANIKO_PVC_NAME;
+      else process.env.WANDB_LAUNCH_KANIKO_PVC_NAME = before;
+    }
   });
 
   it("validates destination and build-context-store", () => {
