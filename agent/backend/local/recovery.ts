@@ -1,6 +1,6 @@
 // Recovery of items whose agent died (kill -9, OOM, a crash): see "The local backend" in the README.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { Logger } from "../../log.js";
 import { isProcessAlive, type ItemRecord, type ItemState, type LocalQueueStore } from "./store.js";
@@ -70,8 +70,11 @@ export class OrphanRecovery {
     let waiting = 0;
     for (const orphan of await this.store.orphans(queue)) {
       const run = orphan.record.run;
-      if (run?.pid !== undefined && isProcessAlive(run.pid)) {
-        this.stopOrphanProcess(run.pid, queue, orphan.id);
+      // The recorded run, and any process started for this item that the record does not know of yet
+      // (the agent died between starting the run and recording it).
+      const live = [run?.pid, ...processesOfItem(orphan.id)].filter((pid): pid is number => pid !== undefined && isProcessAlive(pid));
+      if (live.length > 0) {
+        for (const pid of new Set(live)) this.stopOrphanProcess(pid, queue, orphan.id);
         waiting++;
         continue;
       }
@@ -115,6 +118,31 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       // gone already
     }
   }
+}
+
+/**
+ * Processes whose environment carries WANDB_LAUNCH_TRACE_ID=<item id>: every run of the item gets it
+ * (Linux /proc; processes of other users are unreadable and skipped, as are other systems).
+ */
+export function processesOfItem(itemId: string): number[] {
+  const marker = Buffer.from(`\0WANDB_LAUNCH_TRACE_ID=${itemId}\0`);
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return pids;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const env = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${name}/environ`)]);
+      if (env.includes(marker)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
 }
 
 function dockerKill(container: string): Promise<void> {

@@ -82,6 +82,21 @@ describe("recovery of items whose agent died", () => {
     expect(await readdir(join(store.root, "q", "running"))).toEqual([]);
   });
 
+  it("a run the record does not know of yet (its agent died before recording it) is found by its trace id and stopped", async () => {
+    const store = new LocalQueueStore(await tempDir());
+    const id = await orphan(store, "q", "claimed", { pid: deadPid() });
+    const { spawn } = await import("node:child_process");
+    const run = spawn("/bin/sh", ["-c", "while :; do sleep 0.05; done"], { detached: true, stdio: "ignore", env: { ...process.env, WANDB_LAUNCH_TRACE_ID: id } });
+    const exited = new Promise((r) => run.once("exit", r));
+    await new Promise((r) => setTimeout(r, 100)); // let the shell exec so /proc shows its environment
+    const recovery = new OrphanRecovery(store, silentLogger, { killGraceMs: 200 });
+    expect(await recovery.recover("q")).toBe(0); // the run is signalled; the item waits
+    expect((await store.get("q", id))?.state).toBe("claimed");
+    await exited;
+    expect(await recovery.recover("q")).toBe(1);
+    expect((await store.get("q", id))?.state).toBe("queued");
+  });
+
   it("an orphaned run still going is stopped first; the item waits until it is gone", async () => {
     const store = new LocalQueueStore(await tempDir());
     const id = await orphan(store, "q", "running", { pid: deadPid() });
