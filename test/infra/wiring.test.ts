@@ -208,6 +208,11 @@ async function configTheAgentReads(r: Rendered, dep: Deployment, c: Container, e
 
 async function checkWiring(stack: Stack, r: Rendered, want: Expected, calls: AgentKubeCalls): Promise<void> {
   for (const obj of kube(r)) validateKubernetesObject(obj.inputs);
+  // The engine refuses two resources with one URN (type + name); so does the API server two objects with one name.
+  const urns = r.resources.map((x) => `${x.type}::${x.name}`);
+  expect(urns.filter((u, i) => urns.indexOf(u) !== i), "duplicate resource URNs").toEqual([]);
+  const objects = kube(r).map((x) => `${x.type}::${meta(x).namespace ?? ""}/${meta(x).name}`);
+  expect(objects.filter((o, i) => objects.indexOf(o) !== i), "two Kubernetes objects with one name").toEqual([]);
 
   // --- the ServiceAccount: created once, trusted by the cloud identity ---
   const sa = only(r, "kubernetes:core/v1:ServiceAccount");
