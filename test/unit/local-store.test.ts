@@ -1,7 +1,7 @@
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LocalQueueStore, checkQueueName, resolveLocalRoot } from "../../agent/backend/local/store.js";
+import { LocalQueueStore, checkQueueName, newItemId, resolveLocalRoot } from "../../agent/backend/local/store.js";
 import { tempDir } from "../support/local-jobs.js";
 
 describe("LocalQueueStore", () => {
@@ -61,6 +61,12 @@ describe("LocalQueueStore", () => {
     expect(await s2.listQueues()).toEqual(["a", "b"]);
     expect((await s2.list()).map((r) => r.queue)).toEqual(["a", "b"]);
     expect((await s2.list("b")).length).toBe(1);
+  });
+
+  it("gives ids made in the same millisecond in creation order", () => {
+    const ids = Array.from({ length: 50 }, () => newItemId(1_700_000_000_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it("rejects queue names that would escape the root", () => {

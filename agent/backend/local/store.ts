@@ -79,9 +79,16 @@ export function checkItemId(id: string): string {
   return id;
 }
 
-/** Sortable ids: creation time first so a directory listing is FIFO, then randomness so ids never collide. */
+let lastIdTime = 0;
+
+/**
+ * Sortable ids: creation time first so a directory listing is FIFO, then randomness so ids never collide.
+ * Within one process the time part strictly increases, so two pushes in the same millisecond keep their order.
+ */
 export function newItemId(now = Date.now()): string {
-  return `${now.toString(36).padStart(9, "0")}-${randomBytes(5).toString("hex")}`;
+  const time = Math.max(now, lastIdTime + 1);
+  lastIdTime = time;
+  return `${time.toString(36).padStart(9, "0")}-${randomBytes(5).toString("hex")}`;
 }
 
 function isMissing(err: unknown): boolean {
