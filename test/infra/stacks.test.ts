@@ -51,6 +51,17 @@ describe("stack config", () => {
     expect(cfg).toMatchObject({ cloud: "aws", queues: ["q"], maxJobs: 4, namespace: "wandb", serviceAccountName: "wandb-launch-agent", targetNamespaces: ["ml-a", "ml-b"] });
   });
 
+  it("takes the agent's health port (or false for the official image), the ServiceMonitor and PDB switches", () => {
+    expect(parseStackConfig({ ...base, "wandb-launch:healthPort": "9464", "wandb-launch:serviceMonitor": "true", "wandb-launch:podDisruptionBudget": "false" })).toMatchObject({
+      healthPort: 9464,
+      serviceMonitor: true,
+      podDisruptionBudget: false,
+    });
+    expect(parseStackConfig({ ...base, "wandb-launch:healthPort": "false" })).toMatchObject({ healthPort: false });
+    // A privileged port cannot be bound by the non-root agent.
+    expect(problems({ ...base, "wandb-launch:healthPort": "80" })[0]).toMatch(/^wandb-launch:healthPort/);
+  });
+
   it("takes extra RBAC rules for custom resources as JSON, and names a bad verb", () => {
     const rules = [{ apiGroups: ["jobset.x-k8s.io"], resources: ["jobsets"], verbs: ["create", "get", "list", "watch", "delete"] }];
     expect(parseStackConfig({ ...base, "wandb-launch:extraTargetRules": JSON.stringify(rules) })).toMatchObject({ extraTargetRules: rules });
