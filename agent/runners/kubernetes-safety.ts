@@ -25,39 +25,39 @@ const ALWAYS_FORBIDDEN: Record<string, string> = {
   serviceAccount: "choosing the service account runs use",
 };
 
-function unsafe(key: string, reason: string, path: string): LaunchError {
-  return new LaunchError(`Unsafe resource_args.kubernetes option '${key}' is not allowed: ${reason} (at resource_args.kubernetes.${path})`, "run");
+function unsafe(key: string, reason: string, path: string, where: string): LaunchError {
+  return new LaunchError(`Unsafe ${where} option '${key}' is not allowed: ${reason} (at ${where}.${path})`, "run");
 }
 
 function truthy(v: unknown): boolean {
   return v !== undefined && v !== null && v !== false && v !== 0 && v !== "" && v !== "false";
 }
 
-function scan(value: unknown, path: string, parentKey: string | null): void {
+function scan(value: unknown, path: string, parentKey: string | null, where: string): void {
   if (Array.isArray(value)) {
-    value.forEach((v, i) => scan(v, `${path}[${i}]`, parentKey));
+    value.forEach((v, i) => scan(v, `${path}[${i}]`, parentKey, where));
     return;
   }
   if (typeof value !== "object" || value === null) return;
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     const here = path ? `${path}.${key}` : key;
-    if (key in ALWAYS_FORBIDDEN) throw unsafe(key, ALWAYS_FORBIDDEN[key]!, here);
-    if (key in TRUTHY_FORBIDDEN && truthy(v)) throw unsafe(key, TRUTHY_FORBIDDEN[key]!, here);
-    if (key === "mountPropagation" && v === "Bidirectional") throw unsafe(key, "Bidirectional mount propagation reaches the node's mounts", here);
+    if (key in ALWAYS_FORBIDDEN) throw unsafe(key, ALWAYS_FORBIDDEN[key]!, here, where);
+    if (key in TRUTHY_FORBIDDEN && truthy(v)) throw unsafe(key, TRUTHY_FORBIDDEN[key]!, here, where);
+    if (key === "mountPropagation" && v === "Bidirectional") throw unsafe(key, "Bidirectional mount propagation reaches the node's mounts", here, where);
     if (parentKey === "annotations" && /apparmor|seccomp/i.test(key) && typeof v === "string" && /unconfined/i.test(v)) {
-      throw unsafe(key, "unconfined AppArmor/seccomp profiles disable the sandbox", here);
+      throw unsafe(key, "unconfined AppArmor/seccomp profiles disable the sandbox", here, where);
     }
-    scan(v, here, key);
+    scan(v, here, key, where);
   }
 }
 
-/** Reject unsafe `resource_args.kubernetes` (always on, like current official main). */
-export function checkKubernetesResourceArgs(resourceArgs: unknown): void {
+/** Reject unsafe `resource_args.kubernetes` (always on, like current official main); `where` names it in messages. */
+export function checkKubernetesResourceArgs(resourceArgs: unknown, where = "resource_args.kubernetes"): void {
   if (resourceArgs === undefined || resourceArgs === null) return;
   if (typeof resourceArgs !== "object" || Array.isArray(resourceArgs)) {
-    throw new LaunchError(`resource_args.kubernetes must be an object (a batch/v1 Job manifest), got ${Array.isArray(resourceArgs) ? "a list" : typeof resourceArgs}`, "run");
+    throw new LaunchError(`${where} must be an object (a Kubernetes manifest), got ${Array.isArray(resourceArgs) ? "a list" : typeof resourceArgs}`, "run");
   }
-  scan(resourceArgs, "", null);
+  scan(resourceArgs, "", null, where);
 }
 
 /** `secure_mode: true`: runs may not change what starts in the container, nor add init containers (§7.6). */
