@@ -101,15 +101,15 @@ export class ItemTask {
     let runSpec = spec;
     const { backend, config } = this.deps;
     const resource = runSpec.resource ?? DEFAULT_RESOURCE;
+    const runner = await this.deps.createRunner(resource, this.deps.identity);
     // Checked before any build: starting the run without the services it asked for would fail later, or worse, not.
     const services = runSpec.additional_services;
-    if (Array.isArray(services) && services.length > 0) {
+    if (Array.isArray(services) && services.length > 0 && !runner.additionalServices) {
       throw new LaunchError(
-        `the run spec asks for additional_services (${services.length}), which this agent does not start yet: remove them from the run spec (or launch it with the official agent); the run was not started`,
+        `the run spec asks for additional_services (${services.length}), which only the kubernetes runner starts (as with the official agent), not ${resource}: remove them from the run spec or launch it on a kubernetes queue; the run was not started`,
         "run",
       );
     }
-    const runner = await this.deps.createRunner(resource, this.deps.identity);
     runner.check?.(runSpec);
     const { image, mountCode, command, autoBaseImage } = await this.chooseImage(runSpec, runId, job, resource);
     if (this.interrupted) return { status: "interrupted", message: "the agent shut down before the run started" };
@@ -252,12 +252,14 @@ const SECRET_ENV_NAME = /KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL/i;
 
 const VERTEX_RESOURCES = ["vertex", "gcp-vertex"];
 
-/** The run spec with `${macro}`s in `resource_args.<resource>` filled (reference §7.9). */
+/** The run spec with `${macro}`s in `resource_args.<resource>` and `additional_services` filled (reference §7.9). */
 function withMacrosFilled(runSpec: RunSpec, resource: string, runId: string, image: string | null): RunSpec {
   // Vertex reads resource_args.vertex, else resource_args.gcp-vertex, whichever resource name the spec uses.
   const key = VERTEX_RESOURCES.includes(resource) ? VERTEX_RESOURCES.find((k) => runSpec.resource_args?.[k]) ?? resource : resource;
   const args = runSpec.resource_args?.[key];
-  if (args === undefined) return runSpec;
+  const services = runSpec.additional_services;
+  const hasServices = Array.isArray(services) && services.length > 0;
+  if (args === undefined && !hasServices) return runSpec;
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRET_ENV_NAME.test(name)));
   const values = {
     project_name: runSpec.project?.toLowerCase() ?? null,
@@ -267,12 +269,18 @@ function withMacrosFilled(runSpec: RunSpec, resource: string, runId: string, ima
     image_uri: image,
     author: runSpec.author ?? null,
   };
-  const missing = missingRunMacros(args, values, env);
+  const missing = [
+    ...(args === undefined ? [] : missingRunMacros(args, values, env).map((m) => `${m.macro} at resource_args.${key}${m.path ? `.${m.path}` : ""}`)),
+    ...(hasServices ? missingRunMacros(services, values, env).map((m) => `${m.macro} at additional_services${m.path ? (m.path.startsWith("[") ? m.path : `.${m.path}`) : ""}`) : []),
+  ];
   if (missing.length > 0) {
-    const where = missing.map((m) => `${m.macro} at resource_args.${key}${m.path ? `.${m.path}` : ""}`).join(", ");
-    throw new LaunchError(`the run has no value for ${where}: set it on the run (e.g. its author or name) or remove the macro from the queue's resource args`, "agent");
+    throw new LaunchError(`the run has no value for ${missing.join(", ")}: set it on the run (e.g. its author or name) or remove the macro from the queue's resource args or the run's additional_services`, "agent");
   }
-  return { ...runSpec, resource_args: { ...runSpec.resource_args, [key]: fillMacros(args, values, env) } };
+  return {
+    ...runSpec,
+    ...(args === undefined ? {} : { resource_args: { ...runSpec.resource_args, [key]: fillMacros(args, values, env) } }),
+    ...(hasServices ? { additional_services: fillMacros(services, values, env) as unknown[] } : {}),
+  };
 }
 
 function nonEmpty<T>(list: T[] | null | undefined): T[] | undefined {

@@ -31,6 +31,9 @@ export const AGENT_NAMESPACE_RULES: PolicyRule[] = [
  *   pod, and never creates or edits pods (Jobs do).
  * - Jobs: create, delete (cancel), list/watch (monitor, by name through a field selector).
  * - No Volcano rules by default: pass `extraTargetRules` when a queue launches custom resources.
+ * - No rules for `additional_services` (Deployments, Services, Pods, … created through the generic object API in
+ *   agent/runners/kubernetes-services-apply.ts): they let a run spec start arbitrary workloads, so the operator
+ *   grants the kinds a queue uses with `extraTargetRules` (create, get, list, delete).
  */
 export const TARGET_NAMESPACE_RULES: PolicyRule[] = [
   { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "update", "delete"] },

@@ -15,6 +15,8 @@ import { applyCodeMount, applyCodeMountPvc, codePvcFrom, copyCodeToPvc, type Cod
 import { buildCustomObject, customResourceRef, type CustomResourceRef } from "./kubernetes-custom.js";
 import { monitorCustomObject, podBelongsTo } from "./kubernetes-custom-monitor.js";
 import { AGENT_LABEL, labelValue, MONITOR_LABEL } from "./kubernetes-manifest.js";
+import { auxiliaryLabelValue, buildAuxiliaryObject, serviceManifests, serviceWait } from "./kubernetes-services.js";
+import { createAuxiliaryObjects, deleteAuxiliaryObjects } from "./kubernetes-services-apply.js";
 
 export interface KubernetesRunnerOptions {
   /** The agent config: `secure_mode` is enforced; a legacy `registry` block gives runs pull credentials. */
@@ -31,6 +33,8 @@ export interface KubernetesRunnerOptions {
   logTailLines?: number;
   /** WANDB_LAUNCH_CODE_PVC_NAME/_MOUNT_PATH: base-image runs read their code from this claim; default from the environment. */
   codePvc?: CodePvc | null;
+  /** Readiness poll interval of additional services; default 2 s (tests). */
+  servicePollMs?: number;
   /** Watch tuning for tests. */
   watchTimeoutSeconds?: number;
   retryDelayMs?: number;
@@ -53,6 +57,8 @@ function codeMountInput(req: LaunchRequest): CodeMountInput {
  */
 export class KubernetesRunner implements Runner {
   readonly resource = "kubernetes";
+  /** The only runner that starts a run spec's `additional_services`, as in the official agent. */
+  readonly additionalServices = true;
 
   constructor(private readonly opts: KubernetesRunnerOptions = {}) {}
 
@@ -72,8 +78,23 @@ export class KubernetesRunner implements Runner {
     const release = this.opts.releaseName === undefined ? process.env.WANDB_RELEASE_NAME || null : this.opts.releaseName;
     const apiKey = req.env[API_KEY_ENV];
     const secretName = apiKey ? apiKeySecretName(req.runId, release) : null;
+    const services = serviceManifests(req.runSpec.additional_services ?? []);
     const ref = customResourceRef(resourceArgs);
-    if (ref) return this.runCustom(req, resourceArgs, ref, clients, namespace, log, release);
+    if (ref) {
+      if (services.length > 0) {
+        throw new LaunchError(`additional_services are started only with batch/v1 Job runs (as the official agent does), not with a ${ref.kind} (${ref.group}/${ref.version}): remove them from the run spec`, "run");
+      }
+      return this.runCustom(req, resourceArgs, ref, clients, namespace, log, release);
+    }
+    // Built before anything is created, so a bad manifest fails the item with nothing to clean up.
+    const wait = services.length > 0 ? serviceWait(resourceArgs) : null;
+    const auxLabel = services.length > 0 ? auxiliaryLabelValue(req.runSpec.entity, req.runSpec.project, req.runId) : null;
+    const auxObjects = auxLabel ? services.map((c) => buildAuxiliaryObject(c, { runId: req.runId, auxLabel, wandbConfig: req.env.WANDB_CONFIG ?? "{}", apiKeySecret: secretName })) : [];
+    const dropAux = async () => {
+      if (!auxLabel) return;
+      const kinds = auxObjects.map((o) => ({ apiVersion: String(o.apiVersion), kind: String(o.kind) }));
+      await deleteAuxiliaryObjects(clients.config, namespace, auxLabel, kinds, log);
+    };
 
     const pullRegistry = this.opts.pullRegistry === undefined ? legacyPullRegistry(this.opts.config) : this.opts.pullRegistry;
     const pullSecret = pullRegistry ? pullSecretName(req.runId) : null;
@@ -114,6 +135,14 @@ export class KubernetesRunner implements Runner {
         throw err;
       });
     }
+    if (wait && auxObjects.length > 0) {
+      // As the official agent: all created concurrently, and ready, before the Job starts.
+      await createAuxiliaryObjects(auxObjects, { config: clients.config, namespace, logger: log, ...wait, ...(this.opts.servicePollMs !== undefined ? { pollMs: this.opts.servicePollMs } : {}) }).catch(async (err: unknown) => {
+        await dropAux();
+        await dropSecret();
+        throw err;
+      });
+    }
     let jobName: string;
     let jobUid: string;
     try {
@@ -121,6 +150,7 @@ export class KubernetesRunner implements Runner {
       jobName = created.metadata!.name!;
       jobUid = created.metadata!.uid!;
     } catch (err) {
+      await dropAux();
       await dropSecret();
       throw kubeFailure(`creating the run's Job in namespace ${namespace}`, err, "run");
     }
@@ -150,6 +180,8 @@ export class KubernetesRunner implements Runner {
       if (cancelledAs === "interrupted") {
         return { status: "interrupted", message: `the agent shut down; job ${namespace}/${jobName} keeps running in the cluster (kubectl get job -n ${namespace} ${jobName})`, durationMs };
       }
+      // The official agent leaves them running after the run; they serve only this run, so they go with it.
+      await dropAux();
       await dropSecret();
       if (cancelledAs) return { status: cancelledAs, message: `run ${cancelledAs} by the agent (job ${namespace}/${jobName} deleted)`, durationMs };
       switch (end.state) {

@@ -37,6 +37,8 @@ export interface Runner {
   readonly resource: string;
   /** Longest value of one run env var before JSON is sharded; default ENV_SHARD_LIMIT (SageMaker: 512). */
   readonly envShardLimit?: number;
+  /** Starts the run spec's `additional_services` (only kubernetes, as in the official agent); others refuse such runs. */
+  readonly additionalServices?: boolean;
   /** Checks the run spec before anything is built or created; throws a LaunchError that fails the item. */
   check?(runSpec: RunSpec): void;
   run(request: LaunchRequest): Promise<RunHandle>;

@@ -20,7 +20,7 @@ import {
   unsupportedMediaType,
   type ResourceName,
 } from "./kube/status.js";
-import { isObj, nameFromGenerateName, validateConfigMap, validateJob, validateMeta, validateSecret } from "./kube/validate.js";
+import { isObj, nameFromGenerateName, unknownFields, validateConfigMap, validateDeployment, validateJob, validateMeta, validatePod, validateSecret, validateService } from "./kube/validate.js";
 import { checkCustomObject, type CrdSchema } from "./kube/crd-schema.js";
 import { allowed, forbidden, selfSubjectAccessReview, type FakeRbacRule } from "./kube/rbac.js";
 
@@ -40,7 +40,7 @@ export type { FakeRbacRule } from "./kube/rbac.js";
  */
 
 type Obj = Record<string, unknown>;
-type BuiltinResource = "jobs" | "pods" | "secrets" | "configmaps";
+type BuiltinResource = "jobs" | "pods" | "secrets" | "configmaps" | "deployments" | "services" | "endpoints";
 /** A built-in resource, or a custom one as `<plural>.<group>` (e.g. `jobsets.jobset.x-k8s.io`). */
 export type Resource = BuiltinResource | (string & {});
 type ResourceInfo = ResourceName & { apiVersion: string; listKind: string };
@@ -61,7 +61,13 @@ const RESOURCES: Record<BuiltinResource, ResourceInfo> = {
   pods: { group: "", plural: "pods", kind: "Pod", apiVersion: "v1", listKind: "PodList" },
   secrets: { group: "", plural: "secrets", kind: "Secret", apiVersion: "v1", listKind: "SecretList" },
   configmaps: { group: "", plural: "configmaps", kind: "ConfigMap", apiVersion: "v1", listKind: "ConfigMapList" },
+  // For a run's additional_services: created through the generic object API, found by discovery.
+  deployments: { group: "apps", plural: "deployments", kind: "Deployment", apiVersion: "apps/v1", listKind: "DeploymentList" },
+  services: { group: "", plural: "services", kind: "Service", apiVersion: "v1", listKind: "ServiceList" },
+  endpoints: { group: "", plural: "endpoints", kind: "Endpoints", apiVersion: "v1", listKind: "EndpointsList" },
 };
+/** Built-ins whose unknown fields the fake checks (pruned with a Warning, as the server's default fieldValidation=Warn). */
+const SCHEMA_CHECKED = new Set<string>(["deployments", "services", "pods"]);
 const namespaceResource: ResourceName = { group: "", plural: "namespaces", kind: "Namespace" };
 
 export interface RecordedRequest {
@@ -140,6 +146,8 @@ export interface FakeKube {
   setPodLog(namespace: string, name: string, text: string): void;
   /** Merge into a custom object's status (its operator's part). */
   setCustomStatus(resource: Resource, namespace: string, name: string, status: Obj): void;
+  /** What the controllers would do once an additional service is up: all Deployment replicas ready, Endpoints with an address, Pod Running and ready. */
+  markReady(resource: "deployments" | "services" | "pods", namespace: string, name: string): void;
   /** Create a pod as a controller would (name, labels, ownerReferences and spec given). */
   addPod(namespace: string, pod: Obj): Obj;
   /** Called after an object of `resource` is created (the test's stand-in for a controller). */
@@ -294,7 +302,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   }
 
   function create(resource: Resource, ns: string, body: unknown, fieldValidation?: string): Obj {
-    if (resource === "pods") throw methodNotAllowed();
+    // Endpoints belong to the endpoints controller here (created with their Service).
+    if (resource === "endpoints") throw methodNotAllowed();
     if (!isObj(body)) throw badRequest("the body of the request must be a JSON object");
     const ri = info(resource);
     if (body.apiVersion !== undefined && body.apiVersion !== ri.apiVersion) {
@@ -326,7 +335,27 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       Object.assign(obj, checked.pruned);
       for (const k of Object.keys(obj)) if (!(k in (checked.pruned as Obj))) delete obj[k];
       causes = [...validateMeta(m, 253), ...checked.causes];
-    } else causes = resource === "jobs" ? validateJob(obj) : resource === "secrets" ? validateSecret(obj) : validateConfigMap(obj);
+    } else {
+      if (SCHEMA_CHECKED.has(resource)) {
+        const unknown = unknownFields(obj, ri.kind).map((f) => `unknown field "${f.replace(/^\./, "")}"`);
+        if (unknown.length && fieldValidation === "Strict") throw badRequest(`${ri.kind} in version "v1" cannot be handled as a ${ri.kind}: strict decoding error: ${unknown.join(", ")}`);
+        warnings.push(...unknown);
+        for (const f of unknownFields(obj, ri.kind)) {
+          const [, a, b] = f.split(".") as [string, string, string | undefined];
+          if (b === undefined) delete obj[a];
+          else delete (obj[a] as Obj)[b];
+        }
+      }
+      const validators: Record<string, (o: Obj) => ReturnType<typeof validateJob>> = {
+        jobs: validateJob,
+        secrets: validateSecret,
+        configmaps: validateConfigMap,
+        deployments: validateDeployment,
+        services: validateService,
+        pods: validatePod,
+      };
+      causes = validators[resource]!(obj);
+    }
     if (causes.length) throw invalid(ri, String(m.name ?? m.generateName ?? ""), causes);
     delete obj.stringData;
     if (resource === "secrets" && obj.type === undefined) obj.type = "Opaque";
@@ -350,8 +379,19 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       labels["controller-uid"] = m.uid as string;
       labels["job-name"] = m.name as string;
     }
+    if (resource === "deployments") {
+      m.generation = 1;
+      const spec = obj.spec as Obj;
+      spec.replicas ??= 1;
+      obj.status = {};
+    }
+    if (resource === "pods") obj.status = { phase: "Pending", conditions: [] };
     put(resource, obj, "ADDED");
     if (resource === "jobs") createPodFor(obj);
+    // The endpoints controller: an Endpoints object of the same name, without addresses until a pod is ready.
+    if (resource === "services") {
+      put("endpoints", { apiVersion: "v1", kind: "Endpoints", metadata: { name: m.name, namespace: ns, uid: randomUUID(), creationTimestamp: new Date().toISOString(), labels: { ...((m.labels as Obj) ?? {}) } } }, "ADDED");
+    }
     for (const h of createHooks.get(resource) ?? []) h(clone(obj));
     return store.get(key(resource, ns, m.name as string))!;
   }
@@ -396,6 +436,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       throw invalid(ri, name, [{ reason: "FieldValueNotSupported", message: `Unsupported value: ${JSON.stringify(propagation)}: supported values: "Foreground", "Background", "Orphan"`, field: "propagationPolicy" }]);
     }
     const obj = remove(resource, ns, name);
+    if (resource === "services" && store.has(key("endpoints", ns, name))) remove("endpoints", ns, name);
     if (resource === "jobs" || crds.has(resource)) {
       const uid = meta(obj).uid;
       // batch/v1 Jobs default to orphaning their pods when deleted through the API; custom objects to Background.
@@ -484,7 +525,9 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     }
   }
 
-  const ROUTE = /^\/(?:api\/v1|apis\/batch\/v1)\/namespaces\/([^/]+)\/(jobs|pods|secrets|configmaps)(?:\/([^/]+))?(?:\/(status|log))?$/;
+  const ROUTE = /^\/(api\/v1|apis\/batch\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/(jobs|pods|secrets|configmaps|deployments|services|endpoints)(?:\/([^/]+))?(?:\/(status|log))?$/;
+  /** API discovery (an APIResourceList per group version), which the generic object client reads to map kinds to paths. */
+  const DISCOVERY: Record<string, string> = { "/api/v1": "v1", "/apis/batch/v1": "batch/v1", "/apis/apps/v1": "apps/v1" };
 
   const CUSTOM_ROUTE = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?(?:\/(status))?$/;
 
@@ -540,8 +583,17 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       res.writeHead(201, { "content-type": "application/json" });
       return res.end(JSON.stringify(answered));
     }
+    const discovered = DISCOVERY[url.pathname];
+    if (discovered !== undefined) {
+      if (method !== "GET") throw methodNotAllowed();
+      const resources = Object.values(RESOURCES)
+        .filter((r) => r.apiVersion === discovered)
+        .map((r) => ({ name: r.plural, singularName: r.kind.toLowerCase(), namespaced: true, kind: r.kind, verbs: ["create", "delete", "get", "list", "watch"] }));
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ kind: "APIResourceList", apiVersion: "v1", groupVersion: discovered, resources }));
+    }
     const custom = CUSTOM_ROUTE.exec(url.pathname);
-    if (custom && custom[1] !== "batch") {
+    if (custom && custom[1] !== "batch" && custom[1] !== "apps") {
       const [, group, , ns, plural, name, sub] = custom as unknown as [string, string, string, string, string, string | undefined, string | undefined];
       const watchingCustom = query.watch === "true" || query.watch === "1";
       const verb = { GET: name ? "get" : watchingCustom ? "watch" : "list", POST: "create", PUT: "update", DELETE: "delete", PATCH: "patch" }[method] ?? method.toLowerCase();
@@ -551,13 +603,12 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     }
     const m = ROUTE.exec(url.pathname);
     if (!m) throw pathNotFound();
-    const [, ns, resName, name, sub] = m as unknown as [string, string, Resource, string | undefined, string | undefined];
+    const [, prefix, ns, resName, name, sub] = m as unknown as [string, string, string, Resource, string | undefined, string | undefined];
     const watching = query.watch === "true" || query.watch === "1";
     const verb = { GET: name ? "get" : watching ? "watch" : "list", POST: "create", PUT: "update", DELETE: "delete", PATCH: "patch" }[method] ?? method.toLowerCase();
     const access = { verb, group: info(resName).group, resource: sub ? `${resName}/${sub}` : resName, namespace: ns };
     if (!allowed(permissions, access)) throw forbidden(access, name);
-    const isBatch = url.pathname.startsWith("/apis/batch/v1/");
-    if (isBatch !== (resName === "jobs")) throw pathNotFound();
+    if (prefix !== (info(resName).group ? `apis/${info(resName).apiVersion}` : "api/v1")) throw pathNotFound();
     if (sub === "status" && resName !== "jobs") throw pathNotFound();
     if (sub === "log" && resName !== "pods") throw pathNotFound();
     const json = (code: number, obj: unknown) => {
@@ -570,7 +621,13 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         const items = listMatching(resName, ns, query);
         return json(200, { kind: info(resName).listKind, apiVersion: info(resName).apiVersion, metadata: { resourceVersion: String(rv) }, items });
       }
-      if (method === "POST") return json(201, create(resName, ns, body));
+      if (method === "POST") {
+        const before = warnings.length;
+        const created = create(resName, ns, body, query.fieldValidation);
+        const added = warnings.slice(before);
+        res.writeHead(201, { "content-type": "application/json", ...(added.length ? { warning: added.map((w) => `299 - ${JSON.stringify(w)}`).join(", ") } : {}) });
+        return res.end(JSON.stringify(created));
+      }
       throw methodNotAllowed();
     }
     if (sub === "log") {
@@ -695,6 +752,22 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       });
     },
     setPodLog: (ns, name, text) => void logs.set(key("pods", ns, name), text),
+    markReady(r, ns, name) {
+      const obj = mustGet(r, ns, name);
+      if (r === "services") {
+        const ep = mustGet("endpoints", ns, name);
+        ep.subsets = [{ addresses: [{ ip: "10.0.0.7" }], ports: ((obj.spec as Obj).ports as Obj[] | undefined)?.map((p) => ({ port: p.targetPort ?? p.port, protocol: "TCP" })) ?? [] }];
+        return put("endpoints", ep, "MODIFIED");
+      }
+      if (r === "deployments") {
+        const replicas = Number((obj.spec as Obj).replicas ?? 1);
+        obj.status = { observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas };
+      } else {
+        const containers = ((obj.spec as Obj).containers as Obj[]).map((c) => ({ name: c.name, ready: true, started: true, image: c.image, state: { running: { startedAt: new Date().toISOString() } } }));
+        obj.status = { phase: "Running", conditions: [{ type: "Ready", status: "True" }], containerStatuses: containers };
+      }
+      put(r, obj, "MODIFIED");
+    },
     setCustomStatus(r, ns, name, status) {
       const obj = mustGet(r, ns, name);
       obj.status = { ...((obj.status as Obj) ?? {}), ...status };

@@ -143,17 +143,35 @@ describe("ItemTask", () => {
     expect(seen[0]!.runSpec.resource_args?.kubernetes).toEqual({ metadata: { labels: { owner: "ann" } } });
   });
 
-  it("fails an item that asks for additional_services at stage run, before building or starting anything", async () => {
+  it("fails an item that asks for additional_services on a runner that does not start them, at stage run, before building anything", async () => {
     const { backend, calls } = recordingBackend({ source_type: "artifact", source: { entrypoint: ["python", "t.py"] } });
     const builder: Builder = { type: "docker", build: async () => { throw new Error("must not build"); } };
     const seen: LaunchRequest[] = [];
     const services = [{ config: { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "vllm" } } }];
-    const result = await new ItemTask({ ...item, runSpec: { job: "x", resource: "kubernetes", additional_services: services } }, deps(backend, builder, capturingRunner(seen))).done;
+    const result = await new ItemTask({ ...item, runSpec: { job: "x", resource: "local-container", additional_services: services } }, deps(backend, builder, capturingRunner(seen))).done;
     expect(seen).toHaveLength(0);
-    expect(result.error).toMatch(/additional_services \(1\).*not started/);
+    expect(result.error).toMatch(/additional_services \(1\), which only the kubernetes runner starts .*not local-container.*not started/);
     expect(calls.find((c) => c[0] === "fail")?.[1]).toBe("run");
     // An empty list is no request.
     await new ItemTask({ ...item, runSpec: { job: "x", resource: "local-container", additional_services: [] } }, deps(backend, { ...builder, build: async () => ({ image: "i:1", built: false, tag: "1" }) }, capturingRunner(seen))).done;
     expect(seen).toHaveLength(1);
+  });
+
+  it("passes additional_services to a runner that starts them, macros filled, and fails at stage agent naming a macro without value", async () => {
+    const { backend, calls } = recordingBackend({ source_type: "image", source: { image: "repo/img:1", entrypoint: ["run"] } });
+    const builder: Builder = { type: "docker", build: async () => { throw new Error("must not build"); } };
+    const seen: LaunchRequest[] = [];
+    const servicesRunner: Runner = { ...capturingRunner(seen), resource: "kubernetes", additionalServices: true };
+    const config = { apiVersion: "v1", kind: "Pod", metadata: { name: "cache-${run_id}", labels: { owner: "${author}" } }, spec: { containers: [{ name: "c", image: "${image_uri}" }] } };
+    const spec = { ...item, runSpec: { job: "x", resource: "kubernetes", author: "ann", additional_services: [{ config }] } };
+    const ok = await new ItemTask(spec, deps(backend, builder, servicesRunner)).done;
+    expect(ok.error).toBeUndefined();
+    const filled = (seen[0]!.runSpec.additional_services as { config: typeof config }[])[0]!.config;
+    expect(filled.metadata).toEqual({ name: `cache-${seen[0]!.runId}`, labels: { owner: "ann" } });
+    expect(filled.spec.containers[0]!.image).toBe("repo/img:1");
+    const bad = await new ItemTask({ ...spec, runSpec: { ...spec.runSpec, author: null } }, deps(backend, builder, servicesRunner)).done;
+    expect(seen).toHaveLength(1);
+    expect(bad.error).toMatch(/\$\{author\} at additional_services\[0\]\.config\.metadata\.labels\.owner/);
+    expect(calls.filter((c) => c[0] === "fail").at(-1)?.[1]).toBe("agent");
   });
 });

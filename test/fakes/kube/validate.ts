@@ -238,3 +238,69 @@ export function generatedSuffix(): string {
 export function nameFromGenerateName(generateName: string): string {
   return generateName.slice(0, 58) + generatedSuffix();
 }
+
+/** Fields the typed schemas know, per level: the rest is unknown (pruned with a warning, or refused with fieldValidation=Strict). */
+const KNOWN_TOP = ["apiVersion", "kind", "metadata", "spec", "status"];
+const KNOWN_SPEC: Record<string, string[]> = {
+  Deployment: ["replicas", "selector", "template", "strategy", "minReadySeconds", "revisionHistoryLimit", "paused", "progressDeadlineSeconds"],
+  Service: ["ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity", "loadBalancerIP", "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy", "healthCheckNodePort", "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"],
+  Pod: ["volumes", "initContainers", "containers", "ephemeralContainers", "restartPolicy", "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy", "nodeSelector", "serviceAccountName", "automountServiceAccountToken", "nodeName", "hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "hostname", "subdomain", "affinity", "schedulerName", "tolerations", "hostAliases", "priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName", "enableServiceLinks", "preemptionPolicy", "overhead", "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers", "schedulingGates", "resourceClaims", "resources"],
+};
+
+/** Unknown fields of a built-in object (top level and spec), as `.spec.foo` paths. */
+export function unknownFields(obj: Obj, kind: string): string[] {
+  const out = Object.keys(obj).filter((k) => !KNOWN_TOP.includes(k)).map((k) => `.${k}`);
+  const known = KNOWN_SPEC[kind];
+  if (known && isObj(obj.spec)) for (const k of Object.keys(obj.spec)) if (!known.includes(k)) out.push(`.spec.${k}`);
+  return out;
+}
+
+function selectorMatches(selector: unknown, labels: unknown): boolean {
+  if (!isObj(selector) || !isObj(selector.matchLabels)) return false;
+  const have = isObj(labels) ? labels : {};
+  return Object.entries(selector.matchLabels).every(([k, v]) => have[k] === v);
+}
+
+export function validateDeployment(d: Obj): StatusCause[] {
+  const out = validateMeta(isObj(d.metadata) ? d.metadata : {}, 253);
+  const spec = d.spec;
+  if (!isObj(spec)) return [...out, required("spec.selector"), required("spec.template.metadata.labels")];
+  if (spec.replicas !== undefined && (typeof spec.replicas !== "number" || !Number.isInteger(spec.replicas) || spec.replicas < 0)) {
+    out.push(badValue("spec.replicas", spec.replicas, "must be greater than or equal to 0"));
+  }
+  if (!isObj(spec.selector)) out.push(required("spec.selector"));
+  const template = isObj(spec.template) ? spec.template : {};
+  const tmeta = isObj(template.metadata) ? template.metadata : {};
+  out.push(...validateLabels(tmeta.labels, "spec.template.metadata.labels"));
+  if (isObj(spec.selector) && !selectorMatches(spec.selector, tmeta.labels)) {
+    out.push(badValue("spec.template.metadata.labels", tmeta.labels ?? {}, "`selector` does not match template `labels`"));
+  }
+  out.push(...validatePodSpec(template.spec, "spec.template.spec", ["Always"]));
+  return out;
+}
+
+export function validateService(s: Obj): StatusCause[] {
+  const out = validateMeta(isObj(s.metadata) ? s.metadata : {}, 63);
+  const meta = isObj(s.metadata) ? s.metadata : {};
+  if (typeof meta.name === "string" && !DNS1123_LABEL.test(meta.name)) out.push(badValue("metadata.name", meta.name, LABEL_MSG));
+  const spec = isObj(s.spec) ? s.spec : {};
+  const headless = spec.clusterIP === "None" || spec.type === "ExternalName";
+  const ports = spec.ports;
+  if (ports === undefined || (Array.isArray(ports) && ports.length === 0)) {
+    if (!headless) out.push(required("spec.ports"));
+  } else if (!Array.isArray(ports)) out.push(badValue("spec.ports", ports, "must be a list"));
+  else
+    ports.forEach((p, i) => {
+      if (!isObj(p) || typeof p.port !== "number" || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
+        out.push(badValue(`spec.ports[${i}].port`, isObj(p) ? p.port : p, "must be between 1 and 65535, inclusive"));
+      }
+      if (ports.length > 1 && isObj(p) && (typeof p.name !== "string" || !p.name)) out.push(required(`spec.ports[${i}].name`));
+    });
+  const types = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+  if (spec.type !== undefined && !types.includes(String(spec.type))) out.push(unsupported("spec.type", spec.type, types));
+  return out;
+}
+
+export function validatePod(p: Obj): StatusCause[] {
+  return [...validateMeta(isObj(p.metadata) ? p.metadata : {}, 253), ...validatePodSpec(p.spec, "spec", ["Always", "OnFailure", "Never"])];
+}
