@@ -234,3 +234,45 @@ describe("fake Kubernetes API server: RBAC and SelfSubjectAccessReview", () => {
     expect(await unknown.json()).toMatchObject({ message: 'strict decoding error: unknown field "spec.resourceAttributes.resources"' });
   });
 });
+
+describe("the fake's Deployments, Services, Endpoints and Pods (additional_services)", () => {
+  const deployment = (extra: Record<string, unknown> = {}, labels: Record<string, string> = { app: "m" }) => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "m" },
+    spec: { selector: { matchLabels: { app: "m" } }, template: { metadata: { labels }, spec: { containers: [{ name: "c", image: "busybox" }] } }, ...extra },
+  });
+
+  it("serves discovery, so the generic object client finds them, and validates like the server", async () => {
+    const api = k8s.KubernetesObjectApi.makeApiClient(kube.config);
+    // Unknown fields: pruned with a Warning by default, refused under Strict (raw requests; the client drops them itself).
+    const post = (query: string) =>
+      fetch(`${fake.url}/apis/apps/v1/namespaces/default/deployments${query}`, { method: "POST", headers: { authorization: `Bearer ${fake.token}`, "content-type": "application/json" }, body: JSON.stringify(deployment({ bogus: 1 })) });
+    const strict = await post("?fieldValidation=Strict");
+    expect(strict.status).toBe(400);
+    expect(await strict.text()).toContain('strict decoding error: unknown field \\"spec.bogus\\"');
+    const lax = await post("");
+    expect(lax.status).toBe(201);
+    expect(lax.headers.get("warning")).toContain("unknown field");
+    const stored = fake.get("deployments", "default", "m")!;
+    expect((stored.spec as Record<string, unknown>).bogus).toBeUndefined();
+    expect((stored.spec as Record<string, unknown>).replicas).toBe(1);
+    const mismatch = await statusOf(api.create({ ...deployment({}, { app: "other" }), metadata: { name: "m2" } } as k8s.KubernetesObject));
+    expect(mismatch).toMatchObject({ code: 422, reason: "Invalid" });
+    expect(mismatch.message).toContain("`selector` does not match template `labels`");
+    expect((await statusOf(api.create({ apiVersion: "v1", kind: "Service", metadata: { name: "s" }, spec: { selector: { app: "m" } } } as k8s.KubernetesObject))).message).toContain("spec.ports: Required value");
+    expect((await statusOf(api.create({ apiVersion: "v1", kind: "Endpoints", metadata: { name: "e" } } as k8s.KubernetesObject))).code).toBe(405);
+    await api.delete({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "m", namespace: "default" } });
+  });
+
+  it("creates a Service's Endpoints without addresses until marked ready, and removes them with it", async () => {
+    const api = k8s.KubernetesObjectApi.makeApiClient(kube.config);
+    await api.create({ apiVersion: "v1", kind: "Service", metadata: { name: "s", namespace: "default" }, spec: { selector: { app: "m" }, ports: [{ port: 80 }] } } as k8s.KubernetesObject);
+    const read = () => api.read({ apiVersion: "v1", kind: "Endpoints", metadata: { name: "s", namespace: "default" } }) as Promise<k8s.V1Endpoints>;
+    expect((await read()).subsets).toBeUndefined();
+    fake.markReady("services", "default", "s");
+    expect((await read()).subsets?.[0]?.addresses).toHaveLength(1);
+    await api.delete({ apiVersion: "v1", kind: "Service", metadata: { name: "s", namespace: "default" } });
+    expect((await statusOf(read())).code).toBe(404);
+  });
+});
