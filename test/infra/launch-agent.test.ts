@@ -141,7 +141,11 @@ describe("Kubernetes manifests", () => {
     podLabels: { "app.kubernetes.io/name": "wandb-launch-agent", "app.kubernetes.io/instance": "launch" },
     podAnnotations: { "checksum/config": "a", "checksum/secret": "b" },
   };
-  const deployment = deploymentManifest(deploymentInputs);
+  // Built inside each test (not at collection time), so mutation testing sees which tests read it.
+  let deployment: ReturnType<typeof deploymentManifest>;
+  beforeEach(() => {
+    deployment = deploymentManifest(deploymentInputs);
+  });
 
   it("every object validates against the Kubernetes schema", () => {
     for (const obj of [
