@@ -72,10 +72,14 @@ describe("finding the file", () => {
   });
 
   it("fails naming the path when the --config file is missing or a directory", async () => {
-    for (const path of [join(dir, "nope.yaml"), dir]) {
+    const cases: [string, string][] = [
+      [join(dir, "nope.yaml"), "Could not find the specified launch config file"],
+      [dir, "is a directory, not a file"],
+    ];
+    for (const [path, says] of cases) {
       const err = await loadError({ configPath: path });
       expect(err.message).toContain(path);
-      expect(err.message).toContain("Could not find the specified launch config file");
+      expect(err.message).toContain(says);
       expect(err.issues).toEqual([{ path: "", message: err.message }]);
     }
   });
