@@ -2,16 +2,23 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The package version from the nearest package.json above this file (agent/ in a checkout, dist/agent/ in the image). */
-export function packageVersion(): string {
+/**
+ * The directory of the nearest package.json above this file: the project root whether the agent runs from its
+ * sources (agent/) or compiled (dist/agent/), and /app in the image.
+ */
+export function packageRoot(): string | null {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
-    const file = join(dir, "package.json");
-    if (existsSync(file)) {
-      const { name, version } = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
-      return `${name ?? "launch-agent"} ${version ?? "unknown"}`;
-    }
+    if (existsSync(join(dir, "package.json"))) return dir;
     dir = dirname(dir);
   }
-  return "launch-agent (version unknown)";
+  return null;
+}
+
+/** The package version from the nearest package.json above this file. */
+export function packageVersion(): string {
+  const root = packageRoot();
+  if (!root) return "launch-agent (version unknown)";
+  const { name, version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { name?: string; version?: string };
+  return `${name ?? "launch-agent"} ${version ?? "unknown"}`;
 }

@@ -1,16 +1,16 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Command } from "commander";
 import { LocalBackend } from "../backend/local/index.js";
 import type { ItemRecord } from "../backend/local/store.js";
 import { composeAgent, runUntilStopped } from "../main.js";
 import { createLogger } from "../log.js";
 import { pushLocal } from "./local.js";
+import { packageRoot } from "../version.js";
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const EXAMPLE_JOB = join(projectRoot, "examples", "jobs", "hello");
+// From the package root, not this file: compiled, this file is dist/agent/commands/demo.js.
+export const EXAMPLE_JOB = join(packageRoot() ?? ".", "examples", "jobs", "hello");
 
 function timeline(record: ItemRecord): string {
   const start = Date.parse(record.history[0]?.at ?? record.createdAt);

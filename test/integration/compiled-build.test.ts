@@ -28,5 +28,10 @@ describe("the compiled agent (what the Dockerfile ships)", () => {
     await run(process.execPath, [cli, "--local", root, "-q", "c", "--exit-when-idle"], { timeout: 60_000 });
     const listed = await run(process.execPath, [cli, "local", "list", "--json", "--local", root]);
     expect(JSON.parse(listed.stdout).map((i: { state: string }) => i.state)).toEqual(["finished"]);
+
+    // `npm start` runs the compiled code once `npm ci` has built dist/: the bundled example job is found from the
+    // package root, not from the compiled file's directory.
+    const demo = await run(process.execPath, [cli, "demo", "--local", join(root, "demo")], { timeout: 60_000 });
+    expect(demo.stdout).toMatch(/finished/);
   }, 300_000); // a full tsc build: ~30 s on a quiet 2-core machine, minutes on a loaded one
 });
