@@ -8,7 +8,7 @@ import type { LaunchRequest, RunHandle, Runner } from "./types.js";
 import { checkKubernetesResourceArgs, checkSecureMode } from "./kubernetes-safety.js";
 import { API_KEY_ENV, buildRunJob, runNamespace } from "./kubernetes-manifest.js";
 import { apiKeySecretName, deleteApiKeySecret, ensureApiKeySecret, ownSecretByJob } from "./kubernetes-secret.js";
-import { monitorJob, type JobEnd } from "./kubernetes-monitor.js";
+import { monitorJob, type JobEnd, type MonitorOptions } from "./kubernetes-monitor.js";
 import { createPullSecret, deletePullSecret, legacyPullRegistry, pullSecretName } from "./kubernetes-pull-secret.js";
 import type { Registry } from "../registries/types.js";
 import { applyCodeMount, applyCodeMountPvc, codePvcFrom, copyCodeToPvc, type CodeMountInput, type CodePvc } from "./kubernetes-code-mount.js";
@@ -167,10 +167,7 @@ export class KubernetesRunner implements Runner {
       clients,
       namespace,
       jobName,
-      logger: log,
-      warn: (message) => void Promise.resolve(req.warn?.(message)).catch(() => undefined),
-      ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
-      ...(this.opts.retryDelayMs !== undefined ? { retryDelayMs: this.opts.retryDelayMs } : {}),
+      ...this.monitorSettings(req, log),
     });
     let cancelledAs: "stopped" | "interrupted" | null = null;
     const logsHint = `kubectl logs -n ${namespace} job/${jobName}`;
@@ -289,10 +286,7 @@ export class KubernetesRunner implements Runner {
       namespace,
       name,
       agent,
-      logger: log,
-      warn: (message) => void Promise.resolve(req.warn?.(message)).catch(() => undefined),
-      ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
-      ...(this.opts.retryDelayMs !== undefined ? { retryDelayMs: this.opts.retryDelayMs } : {}),
+      ...this.monitorSettings(req, log),
     });
     let cancelledAs: "stopped" | "interrupted" | null = null;
     const id = `${namespace}/${name}`;
@@ -337,6 +331,16 @@ export class KubernetesRunner implements Runner {
   }
 
   /** Base-image runs: the code on the agent's PVC when one is configured (copied there first), else fetched by an init container. */
+  /** What the Job monitor and the custom-object monitor share: logging, scheduling warnings, watch timings. */
+  private monitorSettings(req: LaunchRequest, log: Logger): Pick<MonitorOptions, "logger" | "warn" | "watchTimeoutSeconds" | "retryDelayMs"> {
+    return {
+      logger: log,
+      warn: (message) => void Promise.resolve(req.warn?.(message)).catch(() => undefined),
+      ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
+      ...(this.opts.retryDelayMs !== undefined ? { retryDelayMs: this.opts.retryDelayMs } : {}),
+    };
+  }
+
   private async mountCode(manifest: Obj, req: LaunchRequest): Promise<void> {
     const pvc = this.opts.codePvc === undefined ? codePvcFrom(process.env) : this.opts.codePvc;
     if (!pvc) return applyCodeMount(manifest, codeMountInput(req));
