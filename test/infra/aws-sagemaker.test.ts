@@ -23,8 +23,9 @@ const BUCKET = "arn:aws:s3:::launch-contexts";
 const JOB = `arn:aws:sagemaker:${REGION}:${ACCOUNT}:training-job/a1b2c3d4`;
 const LOG_GROUP = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs`;
 
-// The agent's whole identity with SageMaker on: the environment's base policy plus the SageMaker one.
-const agentPolicies = [
+// The agent's whole identity with SageMaker on: the environment's base policy plus the SageMaker one. Built per
+// call (not at load) so mutation testing credits the tests that check it.
+const agentPolicies = () => [
   { name: "base", policy: agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET }) },
   { name: "sagemaker", policy: sageMakerAgentPolicyDocument({ ...SCOPE, executionRoleArn: EXEC }) },
 ];
@@ -48,7 +49,7 @@ async function simulate(
   if (res.resultType === "error") throw new Error(`${action} on ${resource}: ${JSON.stringify(res.errors)}`);
   return res.overallResult;
 }
-const asAgent = (action: string, resource: string, context: Record<string, string> = {}) => simulate(agentPolicies, AGENT, action, resource, context);
+const asAgent = (action: string, resource: string, context: Record<string, string> = {}) => simulate(agentPolicies(), AGENT, action, resource, context);
 
 /**
  * CreateTrainingJob is authorised twice: sagemaker:CreateTrainingJob on the job, and iam:PassRole on the request's
@@ -102,8 +103,8 @@ describe("the agent's SageMaker grants (IAM simulation)", () => {
 });
 
 describe("the SageMaker execution role", () => {
-  const exec = [{ name: "exec", policy: sageMakerExecutionPolicyDocument({ ...SCOPE, repositoryArn: REPO, bucketArn: BUCKET }) }];
-  const asJob = (action: string, resource: string, ctx: Record<string, string> = {}) => simulate(exec, EXEC, action, resource, ctx);
+  const exec = () => [{ name: "exec", policy: sageMakerExecutionPolicyDocument({ ...SCOPE, repositoryArn: REPO, bucketArn: BUCKET }) }];
+  const asJob = (action: string, resource: string, ctx: Record<string, string> = {}) => simulate(exec(), EXEC, action, resource, ctx);
 
   it("only SageMaker, for this account, can assume it", () => {
     expect(sageMakerExecutionTrustPolicy(ACCOUNT)).toEqual({

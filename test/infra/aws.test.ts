@@ -15,7 +15,8 @@ const ACCOUNT = "123456789012";
 const REPO = `arn:aws:ecr:us-west-2:${ACCOUNT}:repository/launch`;
 const BUCKET = "arn:aws:s3:::launch-contexts";
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/launch-agent`;
-const policy = agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET });
+// Built inside each test (not at load) so mutation testing credits the tests that check it.
+const policy = () => agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET });
 
 // KMS only honours IAM policies when the key policy delegates to the account: AWS's default key policy.
 const defaultKeyPolicy: PolicyDocument = {
@@ -61,11 +62,11 @@ const NEEDED: Array<[string, string]> = [
 
 describe("agent permissions policy (IAM simulator)", () => {
   it.each(NEEDED)("allows %s on %s", async (action, resource) => {
-    expect(await simulate(policy, action, resource)).toBe("Allowed");
+    expect(await simulate(policy(), action, resource)).toBe("Allowed");
   });
 
   it("keeps every action W&B documents for the agent", () => {
-    const granted = policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    const granted = policy().Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     for (const a of DOCUMENTED_ECR_ACTIONS) expect(granted).toContain(a);
   });
 
@@ -94,31 +95,31 @@ describe("agent permissions policy (IAM simulator)", () => {
     ["sts:AssumeRole", `arn:aws:iam::${ACCOUNT}:role/admin`],
     ["sts:AssumeRole", ROLE],
   ])("denies %s on %s", async (action, resource) => {
-    expect(await simulate(policy, action, resource)).toBe("ImplicitlyDenied");
+    expect(await simulate(policy(), action, resource)).toBe("ImplicitlyDenied");
   });
 
   it("grants no IAM or STS action and no service-wide wildcard", () => {
-    const actions = policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    const actions = policy().Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     expect(actions.filter((a) => /^(iam|sts):/.test(a))).toEqual([]);
     expect(actions.filter((a) => a === "*" || a.endsWith(":*"))).toEqual([]);
     // The only unscoped statement is the registry login token, which cannot be scoped.
-    const unscoped = policy.Statement.filter((s) => s.Resource === "*" || (Array.isArray(s.Resource) && s.Resource.includes("*")));
+    const unscoped = policy().Statement.filter((s) => s.Resource === "*" || (Array.isArray(s.Resource) && s.Resource.includes("*")));
     expect(unscoped.map((s) => s.Action)).toEqual(["ecr:GetAuthorizationToken"]);
   });
 });
 
 describe("agent permissions with a customer-managed KMS key (IAM simulator)", () => {
   const KEY = `arn:aws:kms:us-west-2:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
-  const withKms = agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET, kms: { keyArn: KEY, region: "us-west-2" } });
+  const withKms = () => agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET, kms: { keyArn: KEY, region: "us-west-2" } });
   const viaS3 = { "kms:ViaService": "s3.us-west-2.amazonaws.com" };
 
   // SSE-KMS: S3 asks KMS for a data key on every upload (and multipart start) and to decrypt on every read.
   it.each(["kms:GenerateDataKey", "kms:Decrypt"])("allows %s on the bucket's key when S3 calls it", async (action) => {
-    expect(await simulate(withKms, action, KEY, viaS3)).toBe("Allowed");
+    expect(await simulate(withKms(), action, KEY, viaS3)).toBe("Allowed");
   });
 
   it("keeps every S3 and ECR grant of the plain policy", async () => {
-    for (const [action, resource] of NEEDED) expect(await simulate(withKms, action, resource), action).toBe("Allowed");
+    for (const [action, resource] of NEEDED) expect(await simulate(withKms(), action, resource), action).toBe("Allowed");
   });
 
   it.each([
@@ -134,12 +135,12 @@ describe("agent permissions with a customer-managed KMS key (IAM simulator)", ()
     ["kms:PutKeyPolicy", KEY, viaS3],
     ["kms:DisableKey", KEY, viaS3],
   ] as Array<[string, string, Record<string, string>]>)("denies %s on %s with %j", async (action, resource, context) => {
-    expect(await simulate(withKms, action, resource, context)).toBe("ImplicitlyDenied");
+    expect(await simulate(withKms(), action, resource, context)).toBe("ImplicitlyDenied");
   });
 
   it("grants nothing on KMS without a key", async () => {
-    expect(await simulate(policy, "kms:Decrypt", KEY, viaS3)).toBe("ImplicitlyDenied");
-    expect(JSON.stringify(policy)).not.toContain("kms:");
+    expect(await simulate(policy(), "kms:Decrypt", KEY, viaS3)).toBe("ImplicitlyDenied");
+    expect(JSON.stringify(policy())).not.toContain("kms:");
   });
 
   it("names the partition's S3 endpoint for the ViaService condition", () => {
@@ -150,20 +151,20 @@ describe("agent permissions with a customer-managed KMS key (IAM simulator)", ()
 
 describe("trust policy", () => {
   const issuerUrl = "https://oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789/";
-  const provider = oidcProviderArn("aws", ACCOUNT, issuerUrl);
-  const trust = trustPolicyDocument({ oidcProviderArn: provider, oidcIssuerUrl: issuerUrl, namespace: "wandb", serviceAccountName: "launch-agent" });
+  const provider = () => oidcProviderArn("aws", ACCOUNT, issuerUrl);
+  const trust = () => trustPolicyDocument({ oidcProviderArn: provider(), oidcIssuerUrl: issuerUrl, namespace: "wandb", serviceAccountName: "launch-agent" });
 
   it("derives the provider ARN EKS registers for the issuer", () => {
-    expect(provider).toBe(`arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789`);
+    expect(provider()).toBe(`arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABCDEF0123456789`);
   });
 
   it("trusts only the agent ServiceAccount's web-identity tokens with audience sts.amazonaws.com", () => {
-    expect(trust.Statement).toHaveLength(1);
-    const [s] = trust.Statement;
+    expect(trust().Statement).toHaveLength(1);
+    const [s] = trust().Statement;
     expect(s).toEqual({
       Sid: "LaunchAgentServiceAccount",
       Effect: "Allow",
-      Principal: { Federated: provider },
+      Principal: { Federated: provider() },
       Action: "sts:AssumeRoleWithWebIdentity",
       Condition: {
         StringEquals: {
@@ -173,7 +174,7 @@ describe("trust policy", () => {
       },
     });
     // No wildcard subject can slip in through a StringLike operator.
-    expect(JSON.stringify(trust)).not.toMatch(/\*|StringLike/);
+    expect(JSON.stringify(trust())).not.toMatch(/\*|StringLike/);
   });
 });
 
@@ -182,7 +183,7 @@ describe("bucket and registry documents", () => {
     const doc = tlsOnlyBucketPolicy(BUCKET);
     const res = await runSimulation(
       {
-        identityPolicies: [{ name: "agent", policy }],
+        identityPolicies: [{ name: "agent", policy: policy() }],
         serviceControlPolicies: [],
         resourceControlPolicies: [],
         resourcePolicy: doc,
@@ -198,7 +199,7 @@ describe("bucket and registry documents", () => {
     expect(res.resultType !== "error" && res.overallResult).toBe("ExplicitlyDenied");
     const tls = await runSimulation(
       {
-        identityPolicies: [{ name: "agent", policy }],
+        identityPolicies: [{ name: "agent", policy: policy() }],
         serviceControlPolicies: [],
         resourceControlPolicies: [],
         resourcePolicy: doc,

@@ -347,12 +347,12 @@ describe("LaunchAgent (Pulumi mocks)", () => {
     podLabels: pulumi.output(labels),
     identity: pulumi.output("cid"),
   });
-  const config = renderLaunchConfig(CLOUDS.azure!);
+  const config = () => renderLaunchConfig(CLOUDS.azure!);
 
   async function deployAgent(extra: Partial<ConstructorParameters<typeof LaunchAgent>[1]> = {}) {
     const agent = new LaunchAgent("launch", {
       environment: env({ "azure.workload.identity/use": "true" }),
-      launchConfigYaml: config,
+      launchConfigYaml: config(),
       image: "acmelaunch.azurecr.io/launch@sha256:1234",
       apiKey: pulumi.secret("0123456789abcdef0123456789abcdef01234567"),
       targetNamespaces: ["ml-runs"],
@@ -394,7 +394,7 @@ describe("LaunchAgent (Pulumi mocks)", () => {
     }
     expect(mocks.byType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")).toEqual([]);
 
-    expect((mocks.one("kubernetes:core/v1:ConfigMap").inputs.data as Record<string, string>)["launch-config.yaml"]).toBe(config);
+    expect((mocks.one("kubernetes:core/v1:ConfigMap").inputs.data as Record<string, string>)["launch-config.yaml"]).toBe(config());
 
     const secret = mocks.one("kubernetes:core/v1:Secret");
     expect(secret.inputs.type).toBe("kubernetes.io/basic-auth");
@@ -407,7 +407,7 @@ describe("LaunchAgent (Pulumi mocks)", () => {
     const tpl = (dep.inputs.spec as { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } } }).template;
     expect(tpl.metadata.labels["azure.workload.identity/use"]).toBe("true");
     expect(tpl.metadata.annotations).toEqual({
-      "checksum/config": checksum(config),
+      "checksum/config": checksum(config()),
       "checksum/secret": checksum("wandb-api-key:0123456789abcdef0123456789abcdef01234567"),
     });
     expect(JSON.stringify(dep.inputs)).not.toContain("0123456789abcdef0123456789abcdef01234567");
@@ -449,13 +449,13 @@ describe("LaunchAgent (Pulumi mocks)", () => {
     expect(plain!.env.map((e) => e.name)).not.toContain("LAUNCH_AGENT_HEALTH_PORT");
     expect(plain).not.toHaveProperty("livenessProbe");
     expect(plain).not.toHaveProperty("readinessProbe");
-    expect(() => new LaunchAgent("bad", { environment: env(), launchConfigYaml: config, image: "i", apiKey: "k", healthPort: false, serviceMonitor: true })).toThrow(/serviceMonitor needs the health port/);
+    expect(() => new LaunchAgent("bad", { environment: env(), launchConfigYaml: config(), image: "i", apiKey: "k", healthPort: false, serviceMonitor: true })).toThrow(/serviceMonitor needs the health port/);
   });
 
   it("rolls the pods when the config or the key changes", async () => {
     await deployAgent({ launchConfigYaml: renderLaunchConfig({ ...CLOUDS.azure!, maxJobs: 2 }), apiKey: pulumi.secret("another-key") });
     const tpl = (mocks.one("kubernetes:apps/v1:Deployment").inputs.spec as { template: { metadata: { annotations: Record<string, string> } } }).template;
-    expect(tpl.metadata.annotations["checksum/config"]).not.toBe(checksum(config));
+    expect(tpl.metadata.annotations["checksum/config"]).not.toBe(checksum(config()));
     expect(tpl.metadata.annotations["checksum/secret"]).toBe(checksum("wandb-api-key:another-key"));
   });
 
@@ -483,7 +483,7 @@ describe("LaunchAgent (Pulumi mocks)", () => {
   });
 
   it("needs exactly one API-key source", () => {
-    expect(() => new LaunchAgent("y", { environment: env(), launchConfigYaml: config, image: "i" })).toThrow(/exactly one of apiKey/);
+    expect(() => new LaunchAgent("y", { environment: env(), launchConfigYaml: config(), image: "i" })).toThrow(/exactly one of apiKey/);
   });
 
   it("keeps the API key out of every non-secret output", async () => {
