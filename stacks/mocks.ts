@@ -42,6 +42,14 @@ export interface RecordedResource {
   secretPaths: string[];
   /** The explicit provider reference (`<provider urn>::<provider id>`), or undefined for the default provider. */
   provider?: string;
+  /** Set once the registration completes (installMocks only): what the engine would record for the resource. */
+  urn?: string;
+  /** The parent's URN ("" for the stack's children). */
+  parent?: string;
+  /** URNs the engine must create first: `dependsOn` plus every resource whose outputs feed an input. */
+  dependencies?: string[];
+  /** A component's `registerOutputs` values, secrets unwrapped. */
+  outputs?: Record<string, unknown>;
 }
 
 export interface RecordedCall {
@@ -463,8 +471,49 @@ export interface InstallMocksOptions {
 export async function installMocks(opts: InstallMocksOptions = {}): Promise<MockRecorder> {
   const recorder = new MockRecorder({ ...DEFAULT_MOCK_CLOUD, ...opts.cloud });
   await pulumi.runtime.setMocks(recorder, opts.project ?? "wandb-launch", opts.stack ?? "test", false, "organization");
+  recordGraph(recorder, pulumi.runtime.getMonitor() as unknown as GraphMonitor);
   pulumi.runtime.setAllConfig(opts.config ?? {}, opts.secretKeys ?? []);
   return recorder;
+}
+
+type Callback<T> = (err: Error | null, res?: T) => void;
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+}
+interface OutputsRequest {
+  getUrn(): string;
+  getOutputs(): unknown;
+}
+/** The two calls of Pulumi's MockMonitor that carry the resource graph (Mocks.newResource sees neither). */
+interface GraphMonitor {
+  registerResource(req: RegisterRequest, cb: Callback<{ getUrn(): string }>): Promise<void>;
+  registerResourceOutputs(req: OutputsRequest, cb: Callback<unknown>): void;
+}
+
+/**
+ * Adds to each recorded resource what the engine sees but Pulumi's mocks drop: its URN, parent, dependencies and
+ * (for components) registered outputs, so in-process tests can check ordering and component outputs.
+ */
+function recordGraph(recorder: MockRecorder, monitor: GraphMonitor): void {
+  const register = monitor.registerResource.bind(monitor);
+  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+  monitor.registerResource = (req, cb) =>
+    register(req, (err, res) => {
+      const rec = recorder.resources.find((r) => r.urn === undefined && r.type === req.getType() && r.name === req.getName());
+      if (!err && res && rec) Object.assign(rec, { urn: res.getUrn(), parent: req.getParent(), dependencies: req.getDependenciesList() });
+      cb(err, res);
+    });
+  monitor.registerResourceOutputs = (req, cb) => {
+    const rec = recorder.resources.find((r) => r.urn === req.getUrn());
+    if (rec) {
+      const raw = pulumi.runtime.deserializeProperties(req.getOutputs() as never) as Obj;
+      rec.outputs = obj(unwrapSecrets(raw, "", []));
+    }
+    registerOutputs(req, cb);
+  };
 }
 
 /** Resolves an Output's value (works with preview=false mocks; unknowns would hang). */

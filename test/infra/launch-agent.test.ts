@@ -482,6 +482,45 @@ describe("LaunchAgent (Pulumi mocks)", () => {
     expect(moved.inputs.metadata).toMatchObject({ namespace: "ml" });
   });
 
+  it("orders each object after what it needs, parents them all to the component, and registers its outputs", async () => {
+    const agent = await deployAgent({ azureStorageAccessKey: pulumi.secret("storage-key=="), serviceMonitor: true });
+    const urn = (type: string, name: string) => {
+      const found = mocks.resources.filter((r) => r.type === type && r.name === name);
+      expect(found, `${type} ${name}`).toHaveLength(1);
+      return found[0]!.urn!;
+    };
+    const depsOf = (type: string, name: string) => mocks.resources.find((r) => r.type === type && r.name === name)!.dependencies;
+    const K = {
+      ns: "kubernetes:core/v1:Namespace",
+      sa: "kubernetes:core/v1:ServiceAccount",
+      role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+      binding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+      cm: "kubernetes:core/v1:ConfigMap",
+      secret: "kubernetes:core/v1:Secret",
+      dep: "kubernetes:apps/v1:Deployment",
+      svc: "kubernetes:core/v1:Service",
+      sm: "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+    };
+    // A RoleBinding to a Role not yet created is refused by the API server's escalation check.
+    for (const [kind, tail] of [["agent", ""], ["runs", ""], ["runs", "-ml-runs"]] as const) {
+      expect(depsOf(K.binding, `launch-${kind}-binding${tail}`), `${kind}${tail}`).toContain(urn(K.role, `launch-${kind}-role${tail}`));
+    }
+    // The pods start only once their ServiceAccount, config and both Secrets exist.
+    expect(depsOf(K.dep, "launch-deployment")).toEqual(
+      expect.arrayContaining([urn(K.sa, "launch-service-account"), urn(K.cm, "launch-config"), urn(K.secret, "launch-api-key"), urn(K.secret, "launch-azure-storage-key")]),
+    );
+    expect(depsOf(K.sm, "launch-service-monitor")).toContain(urn(K.svc, "launch-metrics"));
+    // Everything namespaced waits for the namespace it lives in.
+    const nsUrn = urn(K.ns, "launch-namespace");
+    const own = mocks.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type !== K.ns);
+    for (const r of own.filter((x) => (x.inputs.metadata as { namespace?: string }).namespace === "wandb")) expect(r.dependencies, r.name).toContain(nsUrn);
+    const component = mocks.resources.filter((r) => r.type === "wandb-launch:kubernetes:LaunchAgent");
+    expect(component).toHaveLength(1);
+    for (const r of own) expect(r.parent, r.name).toBe(component[0]!.urn);
+    expect(component[0]!.outputs).toEqual({ namespace: "wandb", serviceAccountName: "wandb-launch-agent", deploymentName: "launch", configMapName: "launch-config" });
+    expect(await promiseOf(agent.namespace)).toBe("wandb");
+  });
+
   it("needs exactly one API-key source", () => {
     expect(() => new LaunchAgent("y", { environment: env(), launchConfigYaml: config(), image: "i" })).toThrow(/exactly one of apiKey/);
   });
