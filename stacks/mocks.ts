@@ -48,8 +48,10 @@ export interface RecordedResource {
   parent?: string;
   /** URNs the engine must create first: `dependsOn` plus every resource whose outputs feed an input. */
   dependencies?: string[];
-  /** A component's `registerOutputs` values, secrets unwrapped. */
+  /** A component's `registerOutputs` values as the engine stores them: secrets unwrapped, resources as URNs. */
   outputs?: Record<string, unknown>;
+  /** Dotted paths (relative to outputs) the engine stores encrypted. */
+  outputSecretPaths?: string[];
 }
 
 export interface RecordedCall {
@@ -438,6 +440,18 @@ export class MockRecorder implements pulumi.runtime.Mocks {
     return stub(inputs, this.cloud);
   }
 
+  /** The resource registered with exactly this type and name; throws if there is none. */
+  named(type: string, name: string): RecordedResource {
+    const found = this.resources.find((r) => r.type === type && r.name === name);
+    if (!found) throw new Error(`no ${type} named ${name} was registered`);
+    return found;
+  }
+
+  /** The registered children of a component (by URN), in registration order. */
+  childrenOf(component: RecordedResource): RecordedResource[] {
+    return this.resources.filter((r) => component.urn !== undefined && r.parent === component.urn);
+  }
+
   /** Every recorded resource of one type token, in registration order. */
   byType(type: string): RecordedResource[] {
     return this.resources.filter((r) => r.type === type);
@@ -487,6 +501,21 @@ interface OutputsRequest {
   getUrn(): string;
   getOutputs(): unknown;
 }
+
+/** A serialized property as the engine stores it: secrets unwrapped, each resource reference as its URN. */
+function engineValue(value: unknown, path: string, secrets: string[]): unknown {
+  const at = (k: string | number) => (path ? `${path}.${k}` : String(k));
+  if (Array.isArray(value)) return value.map((v, i) => engineValue(v, at(i), secrets));
+  if (value === null || typeof value !== "object") return value;
+  const o = value as Obj;
+  const sig = o[pulumi.runtime.specialSigKey];
+  if (sig === pulumi.runtime.specialSecretSig) {
+    secrets.push(path);
+    return engineValue(o.value, path, secrets);
+  }
+  if (sig === pulumi.runtime.specialResourceSig) return o.urn;
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, engineValue(v, at(k), secrets)]));
+}
 /** The two calls of Pulumi's MockMonitor that carry the resource graph (Mocks.newResource sees neither). */
 interface GraphMonitor {
   registerResource(req: RegisterRequest, cb: Callback<{ getUrn(): string }>): Promise<void>;
@@ -509,8 +538,8 @@ function recordGraph(recorder: MockRecorder, monitor: GraphMonitor): void {
   monitor.registerResourceOutputs = (req, cb) => {
     const rec = recorder.resources.find((r) => r.urn === req.getUrn());
     if (rec) {
-      const raw = pulumi.runtime.deserializeProperties(req.getOutputs() as never) as Obj;
-      rec.outputs = obj(unwrapSecrets(raw, "", []));
+      rec.outputSecretPaths = [];
+      rec.outputs = obj(engineValue((req.getOutputs() as { toJavaScript(): unknown }).toJavaScript(), "", rec.outputSecretPaths));
     }
     registerOutputs(req, cb);
   };

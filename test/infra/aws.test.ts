@@ -293,6 +293,18 @@ describe("AwsLaunchEnvironment (Pulumi mocks)", () => {
     );
   });
 
+  it("parents every resource to the component, writes the bucket policy after the public-access block, and registers its outputs", async () => {
+    const env = make();
+    const [store, identity, destination] = await Promise.all([promiseOf(env.outputs.buildContextStore), promiseOf(env.outputs.identity), promiseOf(env.outputs.destination)]);
+    await settle();
+    const component = mocks.one("wandb-launch:aws:LaunchEnvironment");
+    expect(mocks.childrenOf(component)).toEqual(mocks.resources.filter((r) => r.custom));
+    // S3 rejects a bucket-policy write that races the public-access block's (OperationAborted).
+    expect(mocks.one("aws:s3/bucketPolicy:BucketPolicy").dependencies).toContain(mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").urn);
+    expect(component.outputs).toEqual({ repositoryUrl: destination, bucket: "acme-launch-contexts", roleArn: identity, destination, buildContextStore: store });
+    expect(destination).toMatch(/\.dkr\.ecr\.eu-central-1\.amazonaws\.com\/launch-images$/);
+  });
+
   it("binds the role to the agent's ServiceAccount and scopes its policy to this repository and bucket", async () => {
     const env = make();
     const [identity, annotations, destination, region, labels] = await Promise.all([

@@ -103,6 +103,16 @@ describe("AzureLaunchEnvironment resources", () => {
     );
   });
 
+  it("registers its outputs and its main resources as the component's outputs, and no secret (the storage key stays out)", async () => {
+    const { outputs, one } = await build("outs");
+    const component = mocks.resources.find((r) => r.type === "wandb-launch:azure:LaunchEnvironment" && r.name === "outs")!;
+    const stored = component.outputs!;
+    expect(Object.keys(stored).sort()).toEqual(["container", "identity", "outputs", "registry", "storageAccount"]);
+    expect(stored).toMatchObject({ registry: one(T.registry).urn, storageAccount: one(T.account).urn, container: one(T.container).urn, identity: one(T.identity).urn });
+    expect(stored.outputs).toMatchObject(outputs);
+    expect(component.outputSecretPaths).toEqual([]);
+  });
+
   it("creates a Basic registry with the admin user off and no retention by default", async () => {
     const { one } = await build("acr");
     const reg = one(T.registry).inputs;

@@ -99,6 +99,19 @@ describe("GcpLaunchEnvironment resources", () => {
     );
   });
 
+  it("registers its outputs and its main resources as the component's outputs", async () => {
+    const { outputs, one } = await build("outs");
+    const component = resources.find((r) => r.type === "wandb-launch:gcp:LaunchEnvironment" && r.name === "outs")!;
+    expect(component.outputs).toEqual({
+      outputs: { environmentType: "gcp", ...outputs, registryAuth: { address: "us-central1-docker.pkg.dev", username: "oauth2accesstoken", password: "mock-gcp-access-token" } },
+      repository: one(T.repo).urn,
+      bucket: one(T.bucket).urn,
+      serviceAccount: one(T.gsa).urn,
+    });
+    // The registry login (an access token) is stored encrypted in the state.
+    expect(component.outputSecretPaths).toEqual(["outputs.registryAuth"]);
+  });
+
   it("configures a DOCKER repository whose only cleanup is age-based deletion of untagged versions", async () => {
     const { one } = await build("repo");
     const repo = one(T.repo).inputs;

@@ -484,12 +484,8 @@ describe("LaunchAgent (Pulumi mocks)", () => {
 
   it("orders each object after what it needs, parents them all to the component, and registers its outputs", async () => {
     const agent = await deployAgent({ azureStorageAccessKey: pulumi.secret("storage-key=="), serviceMonitor: true });
-    const urn = (type: string, name: string) => {
-      const found = mocks.resources.filter((r) => r.type === type && r.name === name);
-      expect(found, `${type} ${name}`).toHaveLength(1);
-      return found[0]!.urn!;
-    };
-    const depsOf = (type: string, name: string) => mocks.resources.find((r) => r.type === type && r.name === name)!.dependencies;
+    const urn = (type: string, name: string) => mocks.named(type, name).urn!;
+    const depsOf = (type: string, name: string) => mocks.named(type, name).dependencies;
     const K = {
       ns: "kubernetes:core/v1:Namespace",
       sa: "kubernetes:core/v1:ServiceAccount",
@@ -514,11 +510,41 @@ describe("LaunchAgent (Pulumi mocks)", () => {
     const nsUrn = urn(K.ns, "launch-namespace");
     const own = mocks.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type !== K.ns);
     for (const r of own.filter((x) => (x.inputs.metadata as { namespace?: string }).namespace === "wandb")) expect(r.dependencies, r.name).toContain(nsUrn);
-    const component = mocks.resources.filter((r) => r.type === "wandb-launch:kubernetes:LaunchAgent");
-    expect(component).toHaveLength(1);
-    for (const r of own) expect(r.parent, r.name).toBe(component[0]!.urn);
-    expect(component[0]!.outputs).toEqual({ namespace: "wandb", serviceAccountName: "wandb-launch-agent", deploymentName: "launch", configMapName: "launch-config" });
+    const component = mocks.one("wandb-launch:kubernetes:LaunchAgent");
+    expect(mocks.childrenOf(component)).toEqual(mocks.resources.filter((r) => r.type.startsWith("kubernetes:")));
+    expect(component.outputs).toEqual({ namespace: "wandb", serviceAccountName: "wandb-launch-agent", deploymentName: "launch", configMapName: "launch-config" });
     expect(await promiseOf(agent.namespace)).toBe("wandb");
+  });
+
+  it("AgentImage: builds the root Dockerfile for linux/amd64 on up only, pushes with the secret login, and exposes the pinned digest", async () => {
+    const { AgentImage } = await import("../../components/kubernetes/agent-image.js");
+    const auth = { address: "acmelaunch.azurecr.io", username: "00000000-0000-0000-0000-000000000000", password: "acr-token" };
+    const image = new AgentImage("agent", { repository: "acmelaunch.azurecr.io/launch", registryAuth: auth, context: "." });
+    const ref = await promiseOf(image.ref);
+    await settle();
+    const built = mocks.one("docker-build:index:Image");
+    expect(built.name).toBe("agent-image");
+    expect(built.inputs).toEqual({
+      context: { location: "." },
+      dockerfile: { location: "./Dockerfile" },
+      network: "default", // the SDK's default
+      platforms: ["linux/amd64"],
+      tags: ["acmelaunch.azurecr.io/launch:launch-agent"],
+      push: true,
+      buildOnPreview: false,
+      registries: [auth],
+    });
+    // The login is a secret in the state (the SDK marks the whole list when one element is secret).
+    expect(built.secretPaths).toEqual(["registries"]);
+    expect(ref).toMatch(/^acmelaunch\.azurecr\.io\/launch@sha256:[0-9a-f]{64}$/);
+    const component = mocks.one("wandb-launch:kubernetes:AgentImage");
+    expect(built.parent).toBe(component.urn);
+    expect(component.outputs).toEqual({ ref });
+
+    mocks.clear();
+    new AgentImage("arm", { repository: "r.example.com/x", registryAuth: auth, context: "build", tag: "v2", platforms: ["linux/arm64"] });
+    await settle();
+    expect(mocks.one("docker-build:index:Image").inputs).toMatchObject({ dockerfile: { location: "build/Dockerfile" }, platforms: ["linux/arm64"], tags: ["r.example.com/x:v2"] });
   });
 
   it("needs exactly one API-key source", () => {

@@ -27,3 +27,4 @@ export type {
   RecordedResource,
   ResourceStub,
 } from "../../stacks/mocks.js";
+
