@@ -10,7 +10,11 @@ export default defineConfig({
     // re-importing, and a mutant run costs the covering tests only (about 3x faster than isolated runs here).
     // This holds because the tests build everything inside each test, none at load or in beforeAll.
     isolate: false,
-    testTimeout: 60_000,
+    setupFiles: ["test/infra/preload.ts"],
+    // Well above the slowest test (a whole-stack render in a subprocess, ~7 s), and well below Stryker's own
+    // timeout: a mutant that leaves an Output unresolved fails its test here instead of hanging the worker
+    // until Stryker restarts it.
+    testTimeout: 20_000,
     hookTimeout: 120_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   },

@@ -127,13 +127,7 @@ export function isAcrRepository(v: string): boolean {
   return /^[a-z0-9][a-z0-9_-]*$/.test(v);
 }
 
-// DNS-1123 rules Kubernetes applies to namespaces and ServiceAccount names.
-export function isK8sNamespace(v: string): boolean {
-  return /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v);
-}
-export function isK8sServiceAccountName(v: string): boolean {
-  return /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(v);
-}
+export { isK8sNamespace, isK8sServiceAccountName } from "../kubernetes/names.js";
 
 /** Entra accepts only https issuers; AKS issuers look like `https://<region>.oic.prod-aks.azure.com/<tenant>/<guid>/`. */
 export function isIssuerUrl(v: string): boolean {

@@ -107,17 +107,7 @@ export function contextLifecycleRules(days: number, prefix: string): BucketLifec
   return [{ action: { type: "Delete" }, condition }];
 }
 
-// DNS-1123 label / subdomain rules Kubernetes applies to namespaces and ServiceAccount names.
-const K8S_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const K8S_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-export function isK8sNamespace(value: string): boolean {
-  return K8S_LABEL.test(value);
-}
-
-export function isK8sServiceAccountName(value: string): boolean {
-  return K8S_SUBDOMAIN.test(value);
-}
+export { isK8sNamespace, isK8sServiceAccountName } from "../kubernetes/names.js";
 
 /** Member string GKE uses for a KSA: `serviceAccount:<pool>[<ns>/<ksa>]`, pool = `<project>.svc.id.goog`. */
 export function workloadIdentityMember(pool: string, namespace: string, serviceAccount: string): string {

@@ -4,3 +4,4 @@ export * from "./manifests.js";
 export * from "./generic-environment.js";
 export * from "./kubeconfig.js";
 export * from "./labels.js";
+export * from "./names.js";

@@ -153,6 +153,9 @@ describe("the generated sagemaker queue config", () => {
     });
     expect(req.RoleArn).toBe(EXEC);
     expect(req.OutputDataConfig).toEqual({ S3OutputPath: "s3://launch-contexts/sagemaker-output" });
+    // A small default: one ml.m5.xlarge with 10 GB, stopped after an hour.
+    expect(req.ResourceConfig).toEqual({ InstanceType: "ml.m5.xlarge", InstanceCount: 1, VolumeSizeInGB: 10 });
+    expect(req.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 3600 });
     const comment = queueConfigComment(queue);
     expect(comment.split("\n")[0]).toBe("# Queue config for resource sagemaker (paste into the queue's config in the W&B UI):");
     expect(comment).toContain(`#     RoleArn: ${EXEC}`);

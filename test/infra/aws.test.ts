@@ -178,6 +178,40 @@ describe("trust policy", () => {
   });
 });
 
+describe("policy documents, statement by statement", () => {
+  // The simulator checks what is allowed; these pin the rest of each document (ids a reviewer reads in the
+  // console, the version IAM needs for condition keys, the lifecycle rules' wording and actions).
+  it("names every statement", () => {
+    const KEY = `arn:aws:kms:us-west-2:${ACCOUNT}:key/k`;
+    expect(policy().Version).toBe("2012-10-17");
+    expect(policy().Statement.map((s) => s.Sid)).toEqual(["PushPullLaunchRepository", "RegistryLogin", "ListBuildContextBucket", "ReadWriteBuildContexts"]);
+    expect(agentPolicyDocument({ repositoryArn: REPO, bucketArn: BUCKET, kms: { keyArn: KEY, region: "us-west-2" } }).Statement[0]!.Sid).toBe("BuildContextKeyThroughS3");
+    expect(trustPolicyDocument({ oidcProviderArn: "p", oidcIssuerUrl: "https://i", namespace: "n", serviceAccountName: "s" }).Version).toBe("2012-10-17");
+    expect(tlsOnlyBucketPolicy(BUCKET)).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [BUCKET, `${BUCKET}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } }],
+    });
+  });
+
+  it("writes the issuer as IAM condition keys spell it: no scheme, no trailing slashes", () => {
+    for (const url of ["https://oidc.eks.us-west-2.amazonaws.com/id/ABC", "oidc.eks.us-west-2.amazonaws.com/id/ABC", "https://oidc.eks.us-west-2.amazonaws.com/id/ABC//"]) {
+      expect(oidcProviderArn("aws", ACCOUNT, url), url).toBe(`arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC`);
+    }
+    // Only a leading scheme is removed.
+    expect(oidcProviderArn("aws", ACCOUNT, "issuer.example.com/https://x")).toBe(`arn:aws:iam::${ACCOUNT}:oidc-provider/issuer.example.com/https://x`);
+  });
+
+  it("ECR lifecycle rules: untagged by age; with an image age, the agent's image kept and everything else expired", () => {
+    expect(ecrLifecyclePolicy({ untaggedImageExpirationDays: 3, imageExpirationDays: 30, agentImageTag: "agent" })).toEqual({
+      rules: [
+        { rulePriority: 1, description: "Expire untagged images 3 days after push", selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 3 }, action: { type: "expire" } },
+        { rulePriority: 2, description: "Keep the agent's current image out of the age rule below", selection: { tagStatus: "tagged", tagPrefixList: ["agent"], countType: "imageCountMoreThan", countNumber: 1 }, action: { type: "expire" } },
+        { rulePriority: 3, description: "Expire every image (runs and kaniko cache) 30 days after push", selection: { tagStatus: "any", countType: "sinceImagePushed", countUnit: "days", countNumber: 30 }, action: { type: "expire" } },
+      ],
+    });
+  });
+});
+
 describe("bucket and registry documents", () => {
   it("denies any non-TLS request to the bucket and its objects", async () => {
     const doc = tlsOnlyBucketPolicy(BUCKET);

@@ -85,6 +85,17 @@ describe("GcpLaunchEnvironment with vertex: true (Pulumi mocks)", () => {
       region: "us-central1",
     });
     expect(req.customJob.jobSpec!.serviceAccount).toBe("launch-vertex-runs@acme-ml.iam.gserviceaccount.com");
+    // One n1-standard-4 running the run's image; a worker restart does not restart the job.
+    expect(queue).toEqual({
+      vertex: {
+        spec: {
+          worker_pool_specs: [{ machine_spec: { machine_type: "n1-standard-4" }, replica_count: 1, container_spec: { image_uri: "${image_uri}" } }],
+          staging_bucket: "gs://ctx/vertex-staging",
+        },
+        run: { service_account: "launch-vertex-runs@acme-ml.iam.gserviceaccount.com", restart_job_on_worker_restart: false },
+      },
+    });
+    expect(req.customJob.jobSpec!.workerPoolSpecs).toMatchObject([{ machineSpec: { machineType: "n1-standard-4" }, replicaCount: 1 }]);
     expect(req.customJob.jobSpec!.baseOutputDirectory!.outputUriPrefix).toMatch(/^gs:\/\/ctx\/vertex-staging\/aiplatform-custom-job-/);
     expect(queueConfigComment(queue)).toContain("#             image_uri: ${image_uri}");
   });

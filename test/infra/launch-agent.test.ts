@@ -7,7 +7,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { validateAgentConfig } from "../../agent/config/index.js";
-import { buildLaunchConfig, type LaunchConfigInputs, LaunchConfigError, renderLaunchConfig } from "../../components/launch-config.js";
+import {
+  buildLaunchConfig,
+  composeKanikoConfig,
+  kanikoConfigProblem,
+  launchConfigOutput,
+  type LaunchConfigInputs,
+  LaunchConfigError,
+  queueConfigComment,
+  renderLaunchConfig,
+} from "../../components/launch-config.js";
 import {
   AGENT_NAMESPACE_RULES,
   apiKeySecretManifest,
@@ -115,6 +124,89 @@ describe("renderLaunchConfig", () => {
     expect(() => renderLaunchConfig({ ...CLOUDS.kubernetes!, genericRegistry: false })).toThrow(/warning: Unable to recognize registry type/);
     expect(() => renderLaunchConfig({ ...CLOUDS.aws!, queues: ["a", "a"] })).toThrow(/listed more than once/);
     expect(() => renderLaunchConfig({ ...CLOUDS.aws!, kanikoConfig: { spec: { containers: [] } } })).toThrow(/kaniko-config/);
+  });
+
+  it("writes exactly the keys given, in the documented order, and no optional key that is unset", () => {
+    const minimal = { queues: ["q"], environmentType: undefined, region: null, destination: "registry.example.com/x", buildContextStore: "s3://b/p" };
+    const doc = buildLaunchConfig(minimal);
+    expect(doc).toEqual({ queues: ["q"], max_jobs: 1, max_schedulers: 1, builder: { type: "kaniko", destination: "registry.example.com/x", "build-context-store": "s3://b/p" } });
+    const full = buildLaunchConfig({ ...minimal, entity: "acme", environmentType: "gcp", region: "us-central1", buildJobName: "b", kanikoImage: "k", kanikoConfig: { spec: {} }, verbosity: 2 });
+    expect(Object.keys(full)).toEqual(["queues", "entity", "max_jobs", "max_schedulers", "environment", "builder", "verbosity"]);
+    expect(full.builder).toEqual({ type: "kaniko", destination: "registry.example.com/x", "build-context-store": "s3://b/p", "build-job-name": "b", "kaniko-image": "k", "kaniko-config": { spec: {} } });
+    expect(full.environment).toEqual({ type: "gcp", region: "us-central1" });
+  });
+
+  it("fails with every problem listed under one message, naming the error type", () => {
+    const err = (() => {
+      try {
+        renderLaunchConfig({ ...CLOUDS.aws!, queues: [] });
+      } catch (e) {
+        return e as LaunchConfigError;
+      }
+    })()!;
+    expect(err.name).toBe("LaunchConfigError");
+    expect(err.problems).toEqual(["queues: empty"]);
+    const bad = (() => {
+      try {
+        renderLaunchConfig({ ...CLOUDS.aws!, buildContextStore: "ftp://x/y", kanikoConfig: { spec: { template: { spec: { containers: [{}, {}] } } } } });
+      } catch (e) {
+        return e as LaunchConfigError;
+      }
+    })()!;
+    expect(bad.message.split("\n")[0]).toBe("The generated launch-config.yaml does not pass the agent's validation:");
+    expect(bad.problems).toEqual([expect.stringMatching(/^builder\.build-context-store: /), expect.stringMatching(/^builder\.kaniko-config: /)]);
+    expect(bad.message).toBe(`The generated launch-config.yaml does not pass the agent's validation:\n  ${bad.problems.join("\n  ")}`);
+    expect(kanikoConfigProblem({ spec: { template: { spec: { containers: [{ env: [] }] } } } })).toBeUndefined();
+    expect(kanikoConfigProblem({ spec: { template: { spec: { containers: [{}, {}] } } } })).toBe(bad.problems[1]!.replace(/^builder\.kaniko-config: /, ""));
+    expect(bad.problems[1]).toMatch(/Multiple container configs not supported/);
+  });
+
+  it("never folds long values (a folded destination would not be the same string to the agent)", () => {
+    const destination = `registry.example.com/${"very-long-team-name/".repeat(5)}launch`;
+    const yaml = renderLaunchConfig({ ...CLOUDS.kubernetes!, destination });
+    expect(yaml.split("\n")).toContain(`  destination: ${destination}`);
+  });
+
+  it("appends a queue config as comments the agent ignores, with the W&B UI hint, one resource per line", async () => {
+    expect(queueConfigComment({ sagemaker: { RoleArn: "arn", Long: "x".repeat(120) } })).toBe(
+      ["# Queue config for resource sagemaker (paste into the queue's config in the W&B UI):", "#   sagemaker:", "#     RoleArn: arn", `#     Long: ${"x".repeat(120)}`, ""].join("\n"),
+    );
+    expect(queueConfigComment({ a: 1, b: 2 }).split("\n")[0]).toBe("# Queue config for resource a, b (paste into the queue's config in the W&B UI):");
+    const env = {
+      environmentType: "aws" as const,
+      region: pulumi.output<string | null>("us-west-2"),
+      destination: pulumi.output(CLOUDS.aws!.destination),
+      buildContextStore: pulumi.output(CLOUDS.aws!.buildContextStore),
+      serviceAccountAnnotations: pulumi.output<Record<string, string>>({}),
+      podLabels: pulumi.output<Record<string, string>>({}),
+      identity: pulumi.output("role"),
+    };
+    const plain = await promiseOf(launchConfigOutput(env, { queues: ["gpu"] }));
+    expect(plain).toBe(renderLaunchConfig({ queues: ["gpu"], environmentType: "aws", region: "us-west-2", destination: CLOUDS.aws!.destination, buildContextStore: CLOUDS.aws!.buildContextStore }));
+    const withQueue = await promiseOf(launchConfigOutput(env, { queues: ["gpu"] }, { queueConfig: pulumi.output("arn").apply((arn): Record<string, unknown> => ({ sagemaker: { RoleArn: arn } })) }));
+    expect(withQueue).toBe(`${plain}\n${queueConfigComment({ sagemaker: { RoleArn: "arn" } })}`);
+  });
+
+  it("merges kaniko-config fragments: objects by key, containers by index (either side longer), other lists appended, scalars replaced", () => {
+    const spec = (s: Record<string, unknown>) => ({ spec: { template: { spec: s } } });
+    const user = { ...spec({ containers: [{ name: "a", args: ["--x"] }, { name: "sidecar" }], nodeSelector: { pool: "build" }, tolerations: [{ key: "t" }] }), metadata: { name: "n" } };
+    const environment = { ...spec({ containers: [{ env: [{ name: "E", value: "1" }] }], nodeSelector: "replaced", tolerations: [{ key: "u" }] }), metadata: ["odd"] };
+    expect(composeKanikoConfig({ user, environment })).toEqual({
+      ...spec({
+        containers: [{ name: "a", args: ["--x"], env: [{ name: "E", value: "1" }] }, { name: "sidecar" }],
+        nodeSelector: "replaced",
+        tolerations: [{ key: "t" }, { key: "u" }],
+        automountServiceAccountToken: false,
+      }),
+      metadata: ["odd"],
+    });
+    expect(composeKanikoConfig({ user: spec({ containers: [{ name: "a" }] }), environment: spec({ containers: [{ env: [] }, { name: "b" }] }) })).toEqual(
+      spec({ containers: [{ name: "a", env: [] }, { name: "b" }], automountServiceAccountToken: false }),
+    );
+    expect(composeKanikoConfig({ user: { metadata: null } as unknown as Record<string, unknown>, environment: { metadata: { a: 1 } } })).toEqual({
+      metadata: { a: 1 },
+      ...spec({ automountServiceAccountToken: false }),
+    });
   });
 
   it("writes optional builder settings under the agent's key names", () => {

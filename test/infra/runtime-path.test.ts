@@ -444,6 +444,41 @@ describe("pure builders behind the runtime path", () => {
     expect(() => aksKubeconfig("a", undefined)).toThrow(/returned no kubeconfig/);
   });
 
+  it("kubeconfigs are the ones `aws eks update-kubeconfig` and `gcloud container clusters get-credentials` write", async () => {
+    const { eksKubeconfig, gkeKubeconfig } = await import("../../components/kubernetes/kubeconfig.js");
+    const frame = (name: string, server: string, exec: object) => ({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name, cluster: { server, "certificate-authority-data": "Q0E=" } }],
+      contexts: [{ name, context: { cluster: name, user: name } }],
+      "current-context": name,
+      users: [{ name, user: { exec } }],
+      preferences: {},
+    });
+    const eks = { name: "c", endpoint: "https://x.eks.amazonaws.com", certificateAuthorityData: "Q0E=", region: "us-east-1", profile: "ml" };
+    expect(eksKubeconfig(eks)).toEqual(
+      frame("c", "https://x.eks.amazonaws.com", {
+        apiVersion: "client.authentication.k8s.io/v1beta1",
+        command: "aws",
+        args: ["eks", "get-token", "--cluster-name", "c", "--region", "us-east-1", "--output", "json"],
+        env: [{ name: "AWS_PROFILE", value: "ml" }],
+        installHint: expect.stringMatching(/^Install the AWS CLI v2 .*`aws eks get-token`\.$/),
+        interactiveMode: "Never",
+      }),
+    );
+    const gke = { name: "g", endpoint: "10.0.0.1", clusterCaCertificate: "Q0E=", project: "p", location: "l" };
+    expect(gkeKubeconfig(gke)).toEqual(
+      frame("gke_p_l_g", "https://10.0.0.1", {
+        apiVersion: "client.authentication.k8s.io/v1beta1",
+        command: "gke-gcloud-auth-plugin",
+        args: [],
+        installHint: expect.stringMatching(/^Install gke-gcloud-auth-plugin .*`gcloud auth login`\.$/),
+        provideClusterInfo: true,
+        interactiveMode: "Never",
+      }),
+    );
+  });
+
   it("composes kaniko-config: one container merged by index, lists appended, the operator's scalars kept, the token always off", async () => {
     const { composeKanikoConfig } = await import("../../components/launch-config.js");
     const user = {
