@@ -27,4 +27,3 @@ export type {
   RecordedResource,
   ResourceStub,
 } from "../../stacks/mocks.js";
-
